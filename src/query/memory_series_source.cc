@@ -1,0 +1,82 @@
+#include "query/memory_series_source.h"
+
+#include <algorithm>
+
+namespace observex::query {
+namespace {
+
+class VectorSeriesSet : public SeriesSet {
+ public:
+  struct Entry {
+    Labels labels;
+    std::vector<SamplePoint> samples;
+  };
+  explicit VectorSeriesSet(std::vector<Entry> entries) : entries_(std::move(entries)) {}
+
+  bool Next() override {
+    if (pos_ + 1 >= static_cast<int64_t>(entries_.size())) {
+      pos_ = static_cast<int64_t>(entries_.size());
+      return false;
+    }
+    ++pos_;
+    return true;
+  }
+  const Labels& labels() const override { return entries_[pos_].labels; }
+  absl::Span<const SamplePoint> samples() const override { return entries_[pos_].samples; }
+  absl::Status status() const override { return absl::OkStatus(); }
+
+ private:
+  std::vector<Entry> entries_;
+  int64_t pos_ = -1;
+};
+
+}  // namespace
+
+absl::Status InMemorySeriesSource::Add(const Labels& labels, int64_t t_ms, double value) {
+  if (labels.empty()) return absl::InvalidArgumentError("series without labels");
+  std::lock_guard<std::mutex> lock(mu_);
+  Stored& s = series_[labels.Key()];
+  if (s.labels.empty()) s.labels = labels;
+  if (!s.samples.empty() && s.samples.back().t_ms >= t_ms) {
+    auto it = std::lower_bound(s.samples.begin(), s.samples.end(), t_ms,
+                               [](const SamplePoint& p, int64_t t) { return p.t_ms < t; });
+    if (it != s.samples.end() && it->t_ms == t_ms) {
+      it->value = value;
+    } else {
+      s.samples.insert(it, SamplePoint{t_ms, value});
+    }
+    return absl::OkStatus();
+  }
+  s.samples.push_back(SamplePoint{t_ms, value});
+  return absl::OkStatus();
+}
+
+void InMemorySeriesSource::Clear() {
+  std::lock_guard<std::mutex> lock(mu_);
+  series_.clear();
+}
+
+size_t InMemorySeriesSource::series_count() const {
+  std::lock_guard<std::mutex> lock(mu_);
+  return series_.size();
+}
+
+absl::StatusOr<std::unique_ptr<SeriesSet>> InMemorySeriesSource::Select(
+    const std::vector<LabelMatcher>& matchers, int64_t mint_ms, int64_t maxt_ms) const {
+  std::vector<VectorSeriesSet::Entry> out;
+  if (!matchers.empty()) {
+    std::lock_guard<std::mutex> lock(mu_);
+    for (const auto& [key, s] : series_) {
+      if (!MatchesAll(matchers, s.labels)) continue;
+      auto lo = std::lower_bound(s.samples.begin(), s.samples.end(), mint_ms,
+                                 [](const SamplePoint& p, int64_t t) { return p.t_ms < t; });
+      auto hi = std::upper_bound(lo, s.samples.end(), maxt_ms,
+                                 [](int64_t t, const SamplePoint& p) { return t < p.t_ms; });
+      if (lo == hi) continue;
+      out.push_back({s.labels, std::vector<SamplePoint>(lo, hi)});
+    }
+  }
+  return std::unique_ptr<SeriesSet>(std::make_unique<VectorSeriesSet>(std::move(out)));
+}
+
+}  // namespace observex::query

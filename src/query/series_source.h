@@ -1,0 +1,64 @@
+// The read interface the query engines use to fetch metric samples. A SeriesSource answers
+// one question: which series match these label matchers, and what are their samples within
+// [mint, maxt] (inclusive, milliseconds since the epoch)? The in-memory implementation serves
+// tests and the conformance runner; the storage engine implements the same interface.
+//
+// A source is already scoped to one tenant: whoever hands it to an engine has resolved the
+// tenant from authentication, and nothing in a query can widen that scope.
+//
+// Samples are float values; the Prometheus staleness marker is the NaN with bit pattern
+// kStaleNaNBits and is returned like any other sample (the engine interprets it). Sources that
+// hold data they cannot express as floats (native histograms) fail the Select with
+// kUnimplemented and a message naming the feature.
+//
+// Thread-safety: Select may be called concurrently; each returned SeriesSet is used by one
+// thread at a time.
+#pragma once
+
+#include <bit>
+#include <cstdint>
+#include <memory>
+#include <vector>
+
+#include "absl/status/statusor.h"
+#include "absl/types/span.h"
+#include "query/labels.h"
+
+namespace observex::query {
+
+inline constexpr uint64_t kStaleNaNBits = 0x7ff0000000000002ULL;
+
+inline double StaleNaN() { return std::bit_cast<double>(kStaleNaNBits); }
+inline bool IsStaleNaN(double v) { return std::bit_cast<uint64_t>(v) == kStaleNaNBits; }
+
+struct SamplePoint {
+  int64_t t_ms = 0;
+  double value = 0;
+};
+
+// Iterates the selected series. Usage: while (set->Next()) { set->labels(); set->samples(); }
+// then check status().
+class SeriesSet {
+ public:
+  virtual ~SeriesSet() = default;
+  // Advances to the next series; false at the end or on error.
+  virtual bool Next() = 0;
+  // Labels of the current series (including __name__).
+  virtual const Labels& labels() const = 0;
+  // Samples of the current series within the selected range, strictly increasing in time.
+  // Valid until the next call to Next().
+  virtual absl::Span<const SamplePoint> samples() const = 0;
+  // OK after a clean end of iteration, else why iteration stopped.
+  virtual absl::Status status() const = 0;
+};
+
+class SeriesSource {
+ public:
+  virtual ~SeriesSource() = default;
+  // Every series matching all matchers that has at least one sample in [mint_ms, maxt_ms].
+  // Order of series is unspecified. An empty matcher list selects nothing.
+  virtual absl::StatusOr<std::unique_ptr<SeriesSet>> Select(
+      const std::vector<LabelMatcher>& matchers, int64_t mint_ms, int64_t maxt_ms) const = 0;
+};
+
+}  // namespace observex::query
