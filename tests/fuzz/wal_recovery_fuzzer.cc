@@ -47,14 +47,28 @@ struct Segment {
     }                                                                            \
   } while (0)
 
-const fs::path& Root() {
-  static const fs::path root = [] {
+// One scratch directory per process, removed at exit.
+struct ScratchDir {
+  ScratchDir() {
     char tmpl[] = "/tmp/obx_wal_fuzz_XXXXXX";
     FUZZ_CHECK(::mkdtemp(tmpl) != nullptr);
+    path = tmpl;
+  }
+  ~ScratchDir() {
+    std::error_code ec;
+    fs::remove_all(path, ec);
+  }
+  fs::path path;
+};
+
+const fs::path& Root() {
+  static const ScratchDir dir;
+  static const bool quiet = [] {
     spdlog::set_level(spdlog::level::off);
-    return fs::path(tmpl);
+    return true;
   }();
-  return root;
+  (void)quiet;
+  return dir.path;
 }
 
 std::vector<Entry> ReplayAll(observex::wal::Wal& wal) {
