@@ -74,19 +74,34 @@ void AppendHex(std::string* out, const char* prefix, uint32_t v, int digits) {
 
 }  // namespace
 
+const std::vector<Label>& Labels::Empty() {
+  static const auto* empty = new std::vector<Label>();
+  return *empty;
+}
+
+std::vector<Label>& Labels::Mutable() {
+  auto copy = labels_ ? std::make_shared<std::vector<Label>>(*labels_)
+                      : std::make_shared<std::vector<Label>>();
+  std::vector<Label>& ref = *copy;
+  labels_ = std::move(copy);
+  return ref;
+}
+
 Labels::Labels(std::vector<Label> labels) {
   std::stable_sort(labels.begin(), labels.end(),
                    [](const Label& a, const Label& b) { return a.name < b.name; });
+  std::vector<Label> out;
+  out.reserve(labels.size());
   for (auto& l : labels) {
-    if (!labels_.empty() && labels_.back().name == l.name) {
-      labels_.back() = std::move(l);
+    if (!out.empty() && out.back().name == l.name) {
+      out.back() = std::move(l);
     } else {
-      labels_.push_back(std::move(l));
+      out.push_back(std::move(l));
     }
   }
-  labels_.erase(std::remove_if(labels_.begin(), labels_.end(),
-                               [](const Label& l) { return l.value.empty(); }),
-                labels_.end());
+  out.erase(std::remove_if(out.begin(), out.end(), [](const Label& l) { return l.value.empty(); }),
+            out.end());
+  if (!out.empty()) labels_ = std::make_shared<const std::vector<Label>>(std::move(out));
 }
 
 Labels::Labels(std::initializer_list<std::pair<std::string_view, std::string_view>> labels) {
@@ -97,57 +112,76 @@ Labels::Labels(std::initializer_list<std::pair<std::string_view, std::string_vie
 }
 
 std::string_view Labels::Get(std::string_view name) const {
-  auto it = std::lower_bound(labels_.begin(), labels_.end(), name,
-                             [](const Label& l, std::string_view n) { return l.name < n; });
-  if (it != labels_.end() && it->name == name) return it->value;
+  const auto& l = items();
+  auto it = std::lower_bound(l.begin(), l.end(), name,
+                             [](const Label& x, std::string_view n) { return x.name < n; });
+  if (it != l.end() && it->name == name) return it->value;
   return {};
 }
 
 bool Labels::Has(std::string_view name) const { return !Get(name).empty(); }
 
 void Labels::Set(std::string_view name, std::string_view value) {
-  auto it = std::lower_bound(labels_.begin(), labels_.end(), name,
-                             [](const Label& l, std::string_view n) { return l.name < n; });
-  if (it != labels_.end() && it->name == name) {
+  const auto& cur = items();
+  auto pos = std::lower_bound(cur.begin(), cur.end(), name,
+                              [](const Label& x, std::string_view n) { return x.name < n; });
+  bool exists = pos != cur.end() && pos->name == name;
+  if (!exists && value.empty()) return;
+  if (exists && pos->value == value) return;
+  size_t idx = static_cast<size_t>(pos - cur.begin());
+  std::vector<Label>& l = Mutable();
+  if (exists) {
     if (value.empty()) {
-      labels_.erase(it);
+      l.erase(l.begin() + idx);
     } else {
-      it->value = std::string(value);
+      l[idx].value = std::string(value);
     }
-    return;
+  } else {
+    l.insert(l.begin() + idx, Label{std::string(name), std::string(value)});
   }
-  if (value.empty()) return;
-  labels_.insert(it, Label{std::string(name), std::string(value)});
+  if (l.empty()) labels_.reset();
 }
 
 void Labels::Del(std::string_view name) { Set(name, ""); }
 
 void Labels::Keep(const std::vector<std::string>& names) {
-  labels_.erase(std::remove_if(labels_.begin(), labels_.end(),
-                               [&](const Label& l) {
-                                 return std::find(names.begin(), names.end(), l.name) ==
-                                        names.end();
-                               }),
-                labels_.end());
+  bool drop_any = false;
+  for (const auto& x : items()) {
+    if (std::find(names.begin(), names.end(), x.name) == names.end()) drop_any = true;
+  }
+  if (!drop_any) return;
+  std::vector<Label>& l = Mutable();
+  l.erase(std::remove_if(l.begin(), l.end(),
+                         [&](const Label& x) {
+                           return std::find(names.begin(), names.end(), x.name) == names.end();
+                         }),
+          l.end());
+  if (l.empty()) labels_.reset();
 }
 
 void Labels::DropMetricName() {
-  labels_.erase(std::remove_if(labels_.begin(), labels_.end(),
-                               [](const Label& l) { return IsMetadataLabel(l.name); }),
-                labels_.end());
+  bool any = false;
+  for (const auto& x : items()) any = any || IsMetadataLabel(x.name);
+  if (!any) return;
+  std::vector<Label>& l = Mutable();
+  l.erase(
+      std::remove_if(l.begin(), l.end(), [](const Label& x) { return IsMetadataLabel(x.name); }),
+      l.end());
+  if (l.empty()) labels_.reset();
 }
 
 std::string Labels::String() const {
+  const auto& l = items();
   std::string out = "{";
-  for (size_t i = 0; i < labels_.size(); ++i) {
+  for (size_t i = 0; i < l.size(); ++i) {
     if (i > 0) out += ", ";
-    if (IsLegacyLabelName(labels_[i].name)) {
-      out += labels_[i].name;
+    if (IsLegacyLabelName(l[i].name)) {
+      out += l[i].name;
     } else {
-      out += QuoteGo(labels_[i].name);
+      out += QuoteGo(l[i].name);
     }
     out += '=';
-    out += QuoteGo(labels_[i].value);
+    out += QuoteGo(l[i].value);
   }
   out += '}';
   return out;
@@ -155,7 +189,7 @@ std::string Labels::String() const {
 
 std::string Labels::Key() const {
   std::string key;
-  for (const auto& l : labels_) {
+  for (const auto& l : items()) {
     key += l.name;
     key += '\xff';
     key += l.value;
@@ -166,7 +200,7 @@ std::string Labels::Key() const {
 
 std::string Labels::KeyFor(const std::vector<std::string>& names, bool on) const {
   std::string key;
-  for (const auto& l : labels_) {
+  for (const auto& l : items()) {
     bool listed = std::find(names.begin(), names.end(), l.name) != names.end();
     if (listed != on) continue;
     key += l.name;

@@ -1,7 +1,8 @@
 // Label sets and label matchers shared by every query language and by the storage that
-// serves them. A Labels value is an immutable-by-convention set of (name, value) pairs kept
-// sorted by name with unique names; an empty value never appears in a set (setting a label to
-// "" removes it), which is the Prometheus data model. LabelMatcher holds one of the four
+// serves them. A Labels value is a set of (name, value) pairs kept sorted by name with unique
+// names; an empty value never appears in a set (setting a label to "" removes it), which is
+// the Prometheus data model. Copies share one immutable array (copy-on-write), so passing label
+// sets around per sample is cheap. LabelMatcher holds one of the four
 // PromQL matcher kinds; regular expressions are RE2 and always fully anchored, so matching is
 // linear in the input. All types are values: safe to copy and to read from many threads.
 #pragma once
@@ -39,9 +40,9 @@ class Labels {
   explicit Labels(std::vector<Label> labels);
   Labels(std::initializer_list<std::pair<std::string_view, std::string_view>> labels);
 
-  const std::vector<Label>& items() const { return labels_; }
-  bool empty() const { return labels_.empty(); }
-  size_t size() const { return labels_.size(); }
+  const std::vector<Label>& items() const { return labels_ ? *labels_ : Empty(); }
+  bool empty() const { return items().empty(); }
+  size_t size() const { return items().size(); }
 
   // Value of `name`, or "" when absent.
   std::string_view Get(std::string_view name) const;
@@ -63,11 +64,16 @@ class Labels {
   // Key of only the listed names (on) or of all but the listed names (!on).
   std::string KeyFor(const std::vector<std::string>& names, bool on) const;
 
-  friend bool operator==(const Labels& a, const Labels& b) { return a.labels_ == b.labels_; }
+  friend bool operator==(const Labels& a, const Labels& b) {
+    return a.labels_ == b.labels_ || a.items() == b.items();
+  }
   friend bool operator!=(const Labels& a, const Labels& b) { return !(a == b); }
 
  private:
-  std::vector<Label> labels_;
+  static const std::vector<Label>& Empty();
+  // A private copy of the array for mutation.
+  std::vector<Label>& Mutable();
+  std::shared_ptr<const std::vector<Label>> labels_;
 };
 
 // Lexicographic over (name, value) pairs; a prefix sorts first. Same order as Prometheus.

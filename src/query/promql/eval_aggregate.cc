@@ -1,0 +1,410 @@
+// Aggregation operators: sum, avg, count, min, max, group, stddev, stdvar, quantile, topk,
+// bottomk and count_values, with Prometheus's numerics (Kahan summation, direct mean with an
+// incremental fallback on overflow, Welford variance, NaN ordering in topk/bottomk).
+#include <algorithm>
+#include <cmath>
+#include <limits>
+
+#include "absl/container/flat_hash_map.h"
+#include "absl/status/status.h"
+#include "absl/strings/str_cat.h"
+#include "query/promql/eval.h"
+#include "query/promql/format.h"
+#include "query/promql/quantile.h"
+#include "query/promql/status_macros.h"
+
+namespace observex::query::promql::internal {
+namespace {
+
+std::string GroupKey(const Labels& l, const std::vector<std::string>& grouping, bool without) {
+  if (without) {
+    std::vector<std::string> names = grouping;
+    names.emplace_back(kMetricNameLabel);
+    return l.KeyFor(names, false);
+  }
+  return l.KeyFor(grouping, true);
+}
+
+Labels GroupLabels(const Labels& l, const std::vector<std::string>& grouping, bool without) {
+  Labels out = l;
+  if (without) {
+    for (const auto& n : grouping) out.Del(n);
+    out.Del(kMetricNameLabel);
+    return out;
+  }
+  if (grouping.empty()) return Labels();
+  out.Keep(grouping);
+  return out;
+}
+
+// Go's container/heap over a slice with a "less" order; replicated so that topk/bottomk pick
+// the same elements among ties as Prometheus.
+template <typename Less>
+void HeapUp(std::vector<Sample>* h, size_t j, Less less) {
+  while (j > 0) {
+    size_t i = (j - 1) / 2;
+    if (!less((*h)[j], (*h)[i])) break;
+    std::swap((*h)[i], (*h)[j]);
+    j = i;
+  }
+}
+
+template <typename Less>
+bool HeapDown(std::vector<Sample>* h, size_t i0, size_t n, Less less) {
+  size_t i = i0;
+  while (true) {
+    size_t j1 = 2 * i + 1;
+    if (j1 >= n) break;
+    size_t j = j1;
+    if (j1 + 1 < n && less((*h)[j1 + 1], (*h)[j1])) j = j1 + 1;
+    if (!less((*h)[j], (*h)[i])) break;
+    std::swap((*h)[i], (*h)[j]);
+    i = j;
+  }
+  return i > i0;
+}
+
+template <typename Less>
+void HeapFix(std::vector<Sample>* h, size_t i, Less less) {
+  if (!HeapDown(h, i, h->size(), less)) HeapUp(h, i, less);
+}
+
+struct Group {
+  bool seen = false;
+  double value = 0;
+  double mean = 0;
+  double kahan_c = 0;
+  double count = 0;
+  bool incremental = false;
+  bool drop_name = false;
+  std::vector<double> values;  // quantile
+  std::vector<Sample> heap;    // topk/bottomk
+};
+
+}  // namespace
+
+absl::StatusOr<Matrix> Evaluator::EvalCountValues(const AggregateExpr& a) {
+  const std::string& value_label = static_cast<const StringLiteral*>(Unparen(a.param.get()))->val;
+  if (!IsValidLabelName(value_label)) {
+    return absl::InvalidArgumentError(absl::StrCat("invalid label name ", QuoteGo(value_label)));
+  }
+  std::vector<std::string> grouping = a.grouping;
+  if (!a.without) grouping.push_back(value_label);
+  std::sort(grouping.begin(), grouping.end());
+  return RangeEval({a.expr.get()}, nullptr,
+                   [&](std::vector<Vector>& v, const auto&, int64_t ts) -> absl::StatusOr<Vector> {
+                     Vector out;
+                     absl::flat_hash_map<std::string, size_t> index;
+                     for (const Sample& s : v[0]) {
+                       Labels m = s.metric;
+                       m.Set(value_label, FormatFloat(s.f));
+                       std::string key = GroupKey(m, grouping, a.without);
+                       auto it = index.find(key);
+                       if (it == index.end()) {
+                         index.emplace(key, out.size());
+                         out.push_back(Sample{GroupLabels(m, grouping, a.without), 1, ts, false});
+                       } else {
+                         out[it->second].f += 1;
+                       }
+                     }
+                     return out;
+                   });
+}
+
+absl::StatusOr<Matrix> Evaluator::EvalAggregate(const AggregateExpr& a) {
+  if (a.op == Tok::kCountValues) return EvalCountValues(a);
+  std::vector<std::string> grouping = a.grouping;
+  std::sort(grouping.begin(), grouping.end());
+  const Tok op = a.op;
+  const bool k_op = op == Tok::kTopk || op == Tok::kBottomk;
+
+  // Parameter values per step (topk/bottomk k, quantile q).
+  std::vector<double> param(NumSteps(), 0.0);
+  double pmin = 0, pmax = 0;
+  bool any_nan = false;
+  if (a.param) {
+    const Expr* p = Unparen(a.param.get());
+    if (p->kind == NodeKind::kNumberLiteral) {
+      double v = static_cast<const NumberLiteral*>(p)->val;
+      std::fill(param.begin(), param.end(), v);
+      pmin = pmax = v;
+      any_nan = std::isnan(v);
+    } else {
+      OBX_ASSIGN_OR_RETURN(Matrix pm, EvalMatrix(p));
+      if (!pm.empty()) {
+        pmin = std::numeric_limits<double>::max();
+        pmax = -std::numeric_limits<double>::max();
+        for (const auto& pt : pm[0].points) {
+          int64_t i = (pt.t - start_) / interval_;
+          if (i >= 0 && i < static_cast<int64_t>(param.size())) param[i] = pt.f;
+          // Go's math.Max/Min: NaN propagates.
+          if (std::isnan(pt.f)) any_nan = true;
+          pmax = (std::isnan(pmax) || std::isnan(pt.f)) ? std::nan("") : std::max(pmax, pt.f);
+          pmin = (std::isnan(pmin) || std::isnan(pt.f)) ? std::nan("") : std::min(pmin, pt.f);
+        }
+      }
+      ctx_->ReleaseSamples(TotalPoints(pm));
+    }
+  }
+
+  OBX_ASSIGN_OR_RETURN(Matrix in, EvalMatrix(a.expr.get()));
+  const int64_t in_samples = TotalPoints(in);
+
+  if (k_op) {
+    if (pmax < 1) {
+      ctx_->ReleaseSamples(in_samples);
+      return Matrix{};
+    }
+    if (any_nan) return absl::InvalidArgumentError("Parameter value is NaN");
+    if (pmin <= static_cast<double>(std::numeric_limits<int64_t>::min())) {
+      return absl::InvalidArgumentError(
+          absl::StrCat("Scalar value ", FormatFloatG(pmin), " underflows int64"));
+    }
+    if (pmax >= static_cast<double>(std::numeric_limits<int64_t>::max())) {
+      return absl::InvalidArgumentError(
+          absl::StrCat("Scalar value ", FormatFloatG(pmax), " overflows int64"));
+    }
+  }
+  if (op == Tok::kQuantile) {
+    PosRange pos = a.param->pos();
+    if (any_nan) {
+      ctx_->annotations.Warn("quantile value should be between 0 and 1, got NaN", pos);
+    }
+    if (pmax > 1) {
+      ctx_->annotations.Warn(
+          absl::StrCat("quantile value should be between 0 and 1, got ", FormatFloatG(pmax)), pos);
+    }
+    if (pmin < 0) {
+      ctx_->annotations.Warn(
+          absl::StrCat("quantile value should be between 0 and 1, got ", FormatFloatG(pmin)), pos);
+    }
+  }
+
+  // Map input series to groups.
+  std::vector<size_t> series_group(in.size());
+  std::vector<Labels> group_labels;
+  {
+    absl::flat_hash_map<std::string, size_t> index;
+    for (size_t i = 0; i < in.size(); ++i) {
+      std::string key = GroupKey(in[i].metric, grouping, a.without);
+      auto it = index.find(key);
+      if (it == index.end()) {
+        it = index.emplace(key, group_labels.size()).first;
+        group_labels.push_back(k_op ? Labels() : GroupLabels(in[i].metric, grouping, a.without));
+      }
+      series_group[i] = it->second;
+    }
+  }
+  const size_t ngroups = group_labels.size();
+  std::vector<Group> groups(ngroups);
+  Matrix out(k_op ? 0 : ngroups);
+  for (size_t g = 0; g < out.size(); ++g) out[g].metric = group_labels[g];
+  absl::flat_hash_map<std::string, size_t> k_index;  // topk/bottomk output series (range)
+  std::vector<size_t> cursor(in.size(), 0);
+
+  auto top_less = [](const Sample& x, const Sample& y) { return std::isnan(x.f) || x.f < y.f; };
+  auto bottom_less = [](const Sample& x, const Sample& y) { return std::isnan(x.f) || x.f > y.f; };
+
+  int64_t step = 0;
+  for (int64_t ts = start_; ts <= end_; ts += interval_, ++step) {
+    OBX_RETURN_IF_ERROR(ctx_->CheckDeadline());
+    for (auto& g : groups) g.seen = false;
+    const double pv = param[step];
+    int64_t k = 0;
+    if (k_op) {
+      k = std::min(static_cast<int64_t>(pv), static_cast<int64_t>(in.size()));
+      if (std::isnan(pv)) k = 0;
+    }
+    for (size_t si = 0; si < in.size(); ++si) {
+      const Series& ser = in[si];
+      size_t& c = cursor[si];
+      if (c >= ser.points.size() || ser.points[c].t != ts) continue;
+      const double f = ser.points[c].f;
+      ++c;
+      if (k_op && k < 1) continue;
+      Group& g = groups[series_group[si]];
+      if (k_op) {
+        Sample s{ser.metric, f, ts, ser.drop_name};
+        if (!g.seen) {
+          g = Group();
+          g.seen = true;
+          g.heap.push_back(std::move(s));
+          continue;
+        }
+        if (static_cast<int64_t>(g.heap.size()) < k) {
+          g.heap.push_back(std::move(s));
+          if (op == Tok::kTopk) {
+            HeapUp(&g.heap, g.heap.size() - 1, top_less);
+          } else {
+            HeapUp(&g.heap, g.heap.size() - 1, bottom_less);
+          }
+          continue;
+        }
+        const double top = g.heap[0].f;
+        bool replace = op == Tok::kTopk ? (top < f || (std::isnan(top) && !std::isnan(f)))
+                                        : (top > f || (std::isnan(top) && !std::isnan(f)));
+        if (replace) {
+          g.heap[0] = std::move(s);
+          if (k > 1) {
+            if (op == Tok::kTopk) {
+              HeapFix(&g.heap, 0, top_less);
+            } else {
+              HeapFix(&g.heap, 0, bottom_less);
+            }
+          }
+        }
+        continue;
+      }
+      if (!g.seen) {
+        g = Group();
+        g.seen = true;
+        g.value = f;
+        g.mean = f;
+        g.count = 1;
+        g.drop_name = ser.drop_name;
+        switch (op) {
+          case Tok::kStddev:
+          case Tok::kStdvar:
+            g.value = (std::isnan(f) || std::isinf(f)) ? std::nan("") : 0.0;
+            break;
+          case Tok::kQuantile:
+            g.values.push_back(f);
+            break;
+          case Tok::kGroup:
+            g.value = 1;
+            break;
+          default:
+            break;
+        }
+        continue;
+      }
+      if (ser.drop_name) g.drop_name = true;
+      switch (op) {
+        case Tok::kSum:
+          g.value = KahanInc(f, g.value, &g.kahan_c);
+          break;
+        case Tok::kAvg: {
+          g.count++;
+          if (!g.incremental) {
+            double c2 = g.kahan_c;
+            double nv = KahanInc(f, g.value, &c2);
+            if (!std::isinf(nv)) {
+              g.value = nv;
+              g.kahan_c = c2;
+              break;
+            }
+            // The running sum would overflow: continue with an incremental mean.
+            g.incremental = true;
+            g.mean = g.value / (g.count - 1);
+            g.kahan_c /= g.count - 1;
+          }
+          double q = (g.count - 1) / g.count;
+          double qc = q * g.kahan_c;
+          g.mean = KahanInc(f / g.count, q * g.mean, &qc);
+          g.kahan_c = qc;
+          break;
+        }
+        case Tok::kGroup:
+          break;
+        case Tok::kMax:
+          if (g.value < f || std::isnan(g.value)) g.value = f;
+          break;
+        case Tok::kMin:
+          if (g.value > f || std::isnan(g.value)) g.value = f;
+          break;
+        case Tok::kCount:
+          g.count++;
+          break;
+        case Tok::kStddev:
+        case Tok::kStdvar: {
+          g.count++;
+          double delta = f - g.mean;
+          g.mean += delta / g.count;
+          g.value += delta * (f - g.mean);
+          break;
+        }
+        case Tok::kQuantile:
+          g.values.push_back(f);
+          break;
+        default:
+          return absl::InternalError("unexpected aggregation operator");
+      }
+    }
+
+    if (k_op) {
+      auto add = [&](Sample& s) -> absl::Status {
+        OBX_RETURN_IF_ERROR(ctx_->AddSamples(1));
+        if (start_ == end_) {
+          Series ser;
+          ser.metric = std::move(s.metric);
+          ser.drop_name = s.drop_name;
+          ser.points.push_back(Point{ts, s.f});
+          out.push_back(std::move(ser));
+          return absl::OkStatus();
+        }
+        std::string key = s.metric.Key();
+        auto it = k_index.find(key);
+        if (it == k_index.end()) {
+          it = k_index.emplace(key, out.size()).first;
+          Series ser;
+          ser.metric = s.metric;
+          ser.drop_name = s.drop_name;
+          out.push_back(std::move(ser));
+        }
+        out[it->second].points.push_back(Point{ts, s.f});
+        return absl::OkStatus();
+      };
+      for (auto& g : groups) {
+        if (!g.seen) continue;
+        // Highest first for topk, lowest first for bottomk; NaN last in both.
+        const bool desc = op == Tok::kTopk;
+        std::stable_sort(g.heap.begin(), g.heap.end(), [desc](const Sample& x, const Sample& y) {
+          if (std::isnan(x.f)) return false;
+          if (std::isnan(y.f)) return true;
+          return desc ? x.f > y.f : x.f < y.f;
+        });
+        for (auto& s : g.heap) OBX_RETURN_IF_ERROR(add(s));
+        g.heap.clear();
+      }
+      continue;
+    }
+
+    for (size_t gi = 0; gi < ngroups; ++gi) {
+      Group& g = groups[gi];
+      if (!g.seen) continue;
+      double v = g.value;
+      switch (op) {
+        case Tok::kAvg:
+          v = g.incremental ? g.mean + g.kahan_c : g.value / g.count + g.kahan_c / g.count;
+          break;
+        case Tok::kCount:
+          v = g.count;
+          break;
+        case Tok::kStdvar:
+          v = g.value / g.count;
+          break;
+        case Tok::kStddev:
+          v = std::sqrt(g.value / g.count);
+          break;
+        case Tok::kQuantile:
+          v = Quantile(pv, &g.values);
+          break;
+        case Tok::kSum:
+          v = g.value + g.kahan_c;
+          break;
+        default:
+          break;
+      }
+      OBX_RETURN_IF_ERROR(ctx_->AddSamples(1));
+      out[gi].points.push_back(Point{ts, v});
+      out[gi].drop_name = g.drop_name;
+    }
+  }
+  ctx_->ReleaseSamples(in_samples);
+  out.erase(
+      std::remove_if(out.begin(), out.end(), [](const Series& s) { return s.points.empty(); }),
+      out.end());
+  return out;
+}
+
+}  // namespace observex::query::promql::internal
