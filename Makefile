@@ -20,7 +20,12 @@ $(BUILD_DIR)/build.ninja:
 build: deps $(BUILD_DIR)/build.ninja
 	cmake --build $(BUILD_DIR) -j $(JOBS)
 
+# A data dir that already exists has no way to show its first key again: mint a new one.
 run: build
+	@if [ -f $(DATA_DIR)/control.db ]; then \
+	  echo "make run: a new API key for tenant 'default' (earlier keys keep working):"; \
+	  $(BUILD_DIR)/src/app/observex keys create --tenant default --data-dir $(DATA_DIR) | tail -1; \
+	fi
 	$(BUILD_DIR)/src/app/observex serve --data-dir $(DATA_DIR)
 
 e2e-deps:
@@ -42,11 +47,11 @@ $(FUZZ_DIR)/build.ninja:
 	CC=clang CXX=clang++ cmake -S . -B $(FUZZ_DIR) -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo -DOBX_FUZZ=ON $(CMAKE_FLAGS)
 
 fuzz-smoke: deps $(FUZZ_DIR)/build.ninja
-	cmake --build $(FUZZ_DIR) -j $(JOBS)
+	cmake --build $(FUZZ_DIR) -j $(JOBS) --target fuzzers
 	scripts/run-fuzzers.sh $(FUZZ_DIR) $(FUZZ_SECONDS)
 
 fuzz: deps $(FUZZ_DIR)/build.ninja
-	cmake --build $(FUZZ_DIR) -j $(JOBS)
+	cmake --build $(FUZZ_DIR) -j $(JOBS) --target fuzzers
 	scripts/run-fuzzers.sh $(FUZZ_DIR) 600
 
 bench: build

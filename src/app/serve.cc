@@ -1,0 +1,176 @@
+#include <csignal>
+#include <cstdio>
+#include <filesystem>
+#include <iostream>
+
+#include "absl/strings/str_cat.h"
+#include "api/api.h"
+#include "app/commands.h"
+#include "common/clock.h"
+#include "common/logging.h"
+#include "http/http_server.h"
+#include "ingest/metrics.h"
+#include "ingest/pipeline.h"
+#include "ingest/receivers.h"
+#include "tenant/control_plane.h"
+#include "tenant/key_store.h"
+#include "wal/wal.h"
+
+namespace observex::app {
+
+namespace fs = std::filesystem;
+
+std::string DefaultDataDir() {
+  if (const char* d = std::getenv("OBSERVE_X_DATA_DIR"); d != nullptr && *d != '\0') return d;
+  return "./data";
+}
+
+namespace {
+
+// Blocks the shutdown signals in every thread created afterwards, so the main thread can
+// wait for them synchronously with sigwait.
+sigset_t BlockShutdownSignals() {
+  sigset_t set;
+  sigemptyset(&set);
+  sigaddset(&set, SIGTERM);
+  sigaddset(&set, SIGINT);
+  pthread_sigmask(SIG_BLOCK, &set, nullptr);
+  return set;
+}
+
+int Fail(const std::string& what) {
+  OBX_LOG_ERROR("{}", what);
+  return 1;
+}
+
+}  // namespace
+
+int RunServe(const ServerConfig& config) {
+  InitLogging(config.log_level);
+  const sigset_t signals = BlockShutdownSignals();
+  std::error_code ec;
+  fs::create_directories(config.data_dir, ec);
+  if (ec) return Fail(absl::StrCat("cannot create data dir ", config.data_dir, ": ", ec.message()));
+  OBX_LOG_INFO("observex {} starting; data dir {}", OBX_VERSION_STRING,
+               fs::absolute(config.data_dir).string());
+
+  // Control plane; a new data dir gets tenant "default" and one key, shown once.
+  auto control = tenant::ControlPlane::Open(fs::path(config.data_dir) / "control.db");
+  if (!control.ok()) return Fail(absl::StrCat("control plane: ", control.status().ToString()));
+  std::string first_key;
+  auto initial = (*control)->EnsureInitialTenant("default");
+  if (!initial.ok()) {
+    return Fail(absl::StrCat("creating the default tenant: ", initial.status().ToString()));
+  }
+  if (initial->has_value()) first_key = (*initial)->secret;
+  auto keys = tenant::NewCachingKeyStore(control->get());
+
+  auto registry = std::make_shared<prometheus::Registry>();
+  ingest::IngestMetrics metrics(registry);
+
+  // WAL recovery, with progress in the log.
+  wal::WalOptions wal_options;
+  wal_options.dir = fs::path(config.data_dir) / "wal";
+  wal_options.segment_bytes = config.wal_segment_bytes;
+  wal_options.group_commit_window = absl::Microseconds(config.wal_group_commit_us);
+  wal_options.max_uncheckpointed_bytes = config.wal_max_uncheckpointed_bytes;
+  wal_options.max_pending_bytes = config.wal_pending_bytes_budget();
+  wal_options.fsync = config.wal_fsync;
+  wal_options.observer = &metrics;
+  const int64_t recovery_start = MonotonicNanos();
+  wal::RecoveryReport report;
+  auto wal = wal::Wal::Open(
+      wal_options,
+      [](uint64_t done, uint64_t total, uint64_t entries) {
+        OBX_LOG_INFO(
+            "WAL replay: {} entries, {} / {} bytes ({:.1f}% done)", entries, done, total,
+            total ? 100.0 * static_cast<double>(done) / static_cast<double>(total) : 100.0);
+      },
+      &report);
+  if (!wal.ok()) return Fail(absl::StrCat("WAL: ", wal.status().ToString()));
+  OBX_LOG_INFO(
+      "WAL recovered in {:.3f}s: {} segments, {} entries, {} bytes; {} corrupt ranges ({} bytes) "
+      "skipped, {} torn-tail bytes truncated",
+      static_cast<double>(MonotonicNanos() - recovery_start) / 1e9, report.segments, report.entries,
+      report.bytes, report.corrupt_ranges, report.corrupt_bytes, report.truncated_tail_bytes);
+
+  ingest::PipelineOptions po;
+  po.queue_signals = config.ingest_queue_signals;
+  po.tenant_share = config.ingest_tenant_share;
+  po.max_inflight_bytes = config.inflight_bytes_budget();
+  po.max_decompressed_bytes = config.max_body_bytes;
+  po.limits.max_attributes = static_cast<uint32_t>(config.max_attributes);
+  po.limits.max_attribute_key_bytes = static_cast<uint32_t>(config.max_attribute_key_bytes);
+  po.limits.max_attribute_value_bytes = static_cast<uint32_t>(config.max_attribute_value_bytes);
+  po.decode_threads = config.decode_threads;
+  po.version = OBX_VERSION_STRING;
+  ingest::Pipeline pipeline(po, wal->get(), &metrics);
+
+  ingest::ReceiverOptions ro;
+  ro.retry_after_seconds = config.retry_after_seconds;
+  ro.max_body_bytes = config.max_body_bytes;
+  ingest::OtlpHttpHandler otlp_handler(ro, keys.get(), &pipeline, &metrics);
+  api::ApiHandler api_handler(registry, [&pipeline] { pipeline.PublishQueueDepths(); });
+
+  http::ServerOptions api_opts;
+  api_opts.address = config.api_addr;
+  api_opts.threads = 1;
+  api_opts.max_body_bytes = 1u << 20;
+  api_opts.name = "api";
+  auto api_server = http::Server::Start(api_opts, &api_handler);
+  if (!api_server.ok()) return Fail(std::string(api_server.status().message()));
+
+  http::ServerOptions otlp_opts;
+  otlp_opts.address = config.otlp_http_addr;
+  otlp_opts.threads = config.http_threads;
+  // The transport limit is the decompressed limit too: an uncompressed body can be no
+  // larger, and a compressed one is checked again after inflating.
+  otlp_opts.max_body_bytes = config.max_body_bytes;
+  otlp_opts.name = "otlp-http";
+  auto otlp_server = http::Server::Start(otlp_opts, &otlp_handler);
+  if (!otlp_server.ok()) return Fail(std::string(otlp_server.status().message()));
+
+  auto grpc_server =
+      ingest::GrpcReceiver::Start(config.otlp_grpc_addr, ro, keys.get(), &pipeline, &metrics);
+  if (!grpc_server.ok()) return Fail(std::string(grpc_server.status().message()));
+  api_handler.set_ready(true);
+
+  const auto host_of = [](const std::string& addr, int port) {
+    auto hp = http::SplitHostPort(addr);
+    std::string host = hp.ok() ? hp->first : "127.0.0.1";
+    if (host == "0.0.0.0") host = "127.0.0.1";
+    return absl::StrCat(host, ":", port);
+  };
+  const std::string otlp_http = host_of(config.otlp_http_addr, (*otlp_server)->port());
+  const std::string otlp_grpc = host_of(config.otlp_grpc_addr, (*grpc_server)->port());
+  const std::string api = host_of(config.api_addr, (*api_server)->port());
+  std::cout << "ObserveX " << OBX_VERSION_STRING << " is ready.\n"
+            << "  OTLP/HTTP  http://" << otlp_http << "   (OTEL_EXPORTER_OTLP_ENDPOINT=http://"
+            << otlp_http << ")\n"
+            << "  OTLP/gRPC  " << otlp_grpc << "\n"
+            << "  Console    http://" << api << "/\n"
+            << "  Metrics    http://" << api << "/metrics\n";
+  if (!first_key.empty()) {
+    std::cout << "  Created tenant 'default' with this API key (shown once, store it now):\n"
+              << "  OTEL_EXPORTER_OTLP_HEADERS=Authorization=Bearer%20" << first_key << "\n"
+              << first_key << "\n";
+  } else {
+    std::cout << "  API keys: 'observex keys create --tenant NAME --data-dir " << config.data_dir
+              << "' prints a new one.\n";
+  }
+  std::cout.flush();
+
+  int sig = 0;
+  sigwait(&signals, &sig);
+  OBX_LOG_INFO("received {}; draining", sig == SIGTERM ? "SIGTERM" : "SIGINT");
+  api_handler.set_ready(false);
+  (*grpc_server)->Shutdown(absl::Seconds(10));
+  (*otlp_server)->Stop(absl::Seconds(10));
+  pipeline.Shutdown();
+  (*wal)->Close();
+  (*api_server)->Stop(absl::Seconds(1));
+  OBX_LOG_INFO("stopped cleanly");
+  return 0;
+}
+
+}  // namespace observex::app

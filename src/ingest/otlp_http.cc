@@ -1,0 +1,137 @@
+#include "absl/strings/ascii.h"
+#include "absl/strings/match.h"
+#include "absl/strings/str_cat.h"
+#include "common/strings.h"
+#include "ingest/receivers.h"
+#include "ingest/status_mapping.h"
+
+namespace observex::ingest {
+namespace {
+
+struct Route {
+  std::string_view path;
+  SignalType type;
+};
+constexpr Route kRoutes[] = {{"/v1/traces", SignalType::kTraces},
+                             {"/v1/metrics", SignalType::kMetrics},
+                             {"/v1/logs", SignalType::kLogs}};
+
+http::Response ErrorResponse(otlp::Encoding encoding, int http_status, grpc::StatusCode code,
+                             std::string_view message, int retry_seconds) {
+  http::Response r;
+  r.status = http_status;
+  if (encoding == otlp::Encoding::kJson) {
+    r.headers.emplace_back("Content-Type", "application/json");
+    r.body = EncodeRpcStatusJson(code, message, retry_seconds);
+  } else {
+    r.headers.emplace_back("Content-Type", "application/x-protobuf");
+    r.body = EncodeRpcStatusProto(code, message, retry_seconds);
+  }
+  if (retry_seconds > 0) r.headers.emplace_back("Retry-After", std::to_string(retry_seconds));
+  return r;
+}
+
+}  // namespace
+
+std::string_view KeyFromAuthorization(std::string_view value) {
+  while (!value.empty() && value.front() == ' ') value.remove_prefix(1);
+  if (value.size() > 7 && absl::EqualsIgnoreCase(absl::string_view(value.data(), 7), "bearer ")) {
+    value.remove_prefix(7);
+  }
+  while (!value.empty() && value.front() == ' ') value.remove_prefix(1);
+  while (!value.empty() && value.back() == ' ') value.remove_suffix(1);
+  return value;
+}
+
+OtlpHttpHandler::OtlpHttpHandler(ReceiverOptions options, tenant::KeyStore* keys,
+                                 Pipeline* pipeline, IngestMetrics* metrics)
+    : options_(options), keys_(keys), pipeline_(pipeline), metrics_(metrics) {}
+
+void OtlpHttpHandler::Handle(http::Request req, http::Responder respond) {
+  const Route* route = nullptr;
+  for (const auto& r : kRoutes) {
+    if (req.path == r.path) route = &r;
+  }
+  if (route == nullptr) {
+    metrics_->HttpRequest("other", 404);
+    return std::move(respond)(http::Response::Text(
+        404,
+        absl::StrCat("no OTLP route ", req.path, "; use /v1/traces, /v1/metrics or /v1/logs\n")));
+  }
+  const std::string route_name(route->path);
+  auto reply = [this, route_name, respond = std::move(respond)](http::Response r) mutable {
+    metrics_->HttpRequest(route_name, r.status);
+    std::move(respond)(std::move(r));
+  };
+  if (req.method != "POST") {
+    auto r = http::Response::Text(405, "OTLP endpoints accept POST only\n");
+    r.headers.emplace_back("Allow", "POST");
+    return reply(std::move(r));
+  }
+
+  // The content type decides the error encoding too; an unknown one is answered in JSON.
+  auto encoding = otlp::EncodingForContentType(req.Header("content-type"));
+  const otlp::Encoding reply_encoding = encoding.ok() ? *encoding : otlp::Encoding::kJson;
+
+  const std::string_view auth = req.Header("authorization");
+  if (auth.empty()) {
+    metrics_->SignalsDropped("", route->type, DropReason::kAuth, 1);
+    return reply(ErrorResponse(reply_encoding, 401, grpc::StatusCode::UNAUTHENTICATED,
+                               "missing API key: send 'Authorization: Bearer <key>'", 0));
+  }
+  auto tenant = keys_->Authenticate(KeyFromAuthorization(auth));
+  if (!tenant.ok()) {
+    metrics_->SignalsDropped("", route->type, DropReason::kAuth, 1);
+    const bool internal = tenant.status().code() != absl::StatusCode::kUnauthenticated;
+    return reply(
+        ErrorResponse(reply_encoding, internal ? 503 : 401,
+                      internal ? grpc::StatusCode::UNAVAILABLE : grpc::StatusCode::UNAUTHENTICATED,
+                      ToStd(tenant.status().message()), internal ? 1 : 0));
+  }
+  if (!encoding.ok()) {
+    return reply(ErrorResponse(reply_encoding, 415, grpc::StatusCode::INVALID_ARGUMENT,
+                               ToStd(encoding.status().message()), 0));
+  }
+  bool gzip = false;
+  const std::string_view ce = req.Header("content-encoding");
+  if (absl::EqualsIgnoreCase(absl::string_view(ce.data(), ce.size()), "gzip") ||
+      absl::EqualsIgnoreCase(absl::string_view(ce.data(), ce.size()), "x-gzip")) {
+    gzip = true;
+  } else if (!ce.empty() &&
+             !absl::EqualsIgnoreCase(absl::string_view(ce.data(), ce.size()), "identity")) {
+    return reply(ErrorResponse(
+        reply_encoding, 415, grpc::StatusCode::INVALID_ARGUMENT,
+        absl::StrCat("unsupported Content-Encoding '", std::string(ce), "'; use gzip or none"), 0));
+  }
+
+  IngestRequest ingest;
+  ingest.tenant = std::move(*tenant);
+  ingest.type = route->type;
+  ingest.encoding = *encoding;
+  ingest.gzip = gzip;
+  ingest.body = std::move(req.body);
+  const int retry = options_.retry_after_seconds;
+  const SignalType type = route->type;
+  auto shared_reply = std::make_shared<decltype(reply)>(std::move(reply));
+  ingest.done = [shared_reply, type, enc = *encoding, retry](IngestResult result) mutable {
+    if (result.outcome == Outcome::kAccepted) {
+      http::Response r;
+      r.status = 200;
+      r.headers.emplace_back("Content-Type", std::string(otlp::ContentTypeFor(enc)));
+      r.body = otlp::EncodeResponse(type, enc, result.rejected, result.message);
+      return (*shared_reply)(std::move(r));
+    }
+    (*shared_reply)(ErrorResponse(enc, HttpStatusFor(result.outcome), GrpcCodeFor(result.outcome),
+                                  result.message, ShouldRetry(result.outcome) ? retry : 0));
+  };
+  absl::Status admitted = pipeline_->Submit(ingest);
+  if (!admitted.ok()) {
+    const Outcome o = admitted.code() == absl::StatusCode::kResourceExhausted
+                          ? Outcome::kOverloaded
+                          : Outcome::kUnavailable;
+    (*shared_reply)(ErrorResponse(*encoding, HttpStatusFor(o), GrpcCodeFor(o),
+                                  ToStd(admitted.message()), retry));
+  }
+}
+
+}  // namespace observex::ingest
