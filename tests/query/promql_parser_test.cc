@@ -87,7 +87,8 @@ TEST(PromqlParserTest, CanonicalSpelling) {
   EXPECT_EQ(Print("12.34e6"), "12340000");
   EXPECT_EQ(Print("- 1"), "-1");
   EXPECT_EQ(Print("-(1)"), "-(1)");
-  EXPECT_EQ(Print("+Inf"), "+Inf");
+  EXPECT_EQ(Print("+Inf"), "Inf");
+  EXPECT_EQ(Print("Inf ^ x % y"), "Inf ^ x % y");
   EXPECT_EQ(Print("nan"), "NaN");
   EXPECT_EQ(Print("1h"), "1h");
   EXPECT_EQ(Print("-1h"), "-1h");

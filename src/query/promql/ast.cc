@@ -1,6 +1,7 @@
 #include "query/promql/ast.h"
 
 #include <algorithm>
+#include <cmath>
 #include <cstdio>
 
 #include "absl/strings/str_cat.h"
@@ -120,6 +121,11 @@ void NumberLiteral::Print(std::string* out) const {
     double ms = val * 1000.0;
     int64_t ims = static_cast<int64_t>(ms < 0 ? ms - 0.5 : ms + 0.5);
     *out += FormatDuration(ims);
+    return;
+  }
+  // Positive infinity prints without its sign: "+Inf ^ x" would parse as +(Inf ^ x).
+  if (std::isinf(val) && val > 0) {
+    *out += "Inf";
     return;
   }
   *out += FormatFloat(val);

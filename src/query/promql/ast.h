@@ -62,6 +62,10 @@ struct Expr {
 };
 using ExprPtr = std::unique_ptr<Expr>;
 
+// Largest magnitude of a timestamp (ms) in a query or an @ modifier. Together with the bound
+// on durations (about 292 years) it keeps all time arithmetic far from int64 overflow.
+inline constexpr int64_t kMaxTimestampMs = int64_t{1} << 62;
+
 // How an @ modifier was written.
 enum class AtKind { kNone, kTimestamp, kStart, kEnd };
 

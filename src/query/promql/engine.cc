@@ -69,6 +69,9 @@ absl::StatusOr<QueryResult> Engine::RangeQuery(const SeriesSource& source, std::
 
 absl::StatusOr<QueryResult> Engine::InstantQuery(const SeriesSource& source, const Expr& expr,
                                                  std::string_view query, int64_t time_ms) const {
+  if (time_ms > kMaxTimestampMs || time_ms < -kMaxTimestampMs) {
+    return absl::InvalidArgumentError(absl::StrCat("query time ", time_ms, " is out of range"));
+  }
   EvalContext ctx;
   ctx.source = &source;
   ctx.options = &options_;
@@ -115,6 +118,10 @@ absl::StatusOr<QueryResult> Engine::RangeQuery(const SeriesSource& source, const
     return absl::InvalidArgumentError(
         "zero or negative query resolution step widths are not accepted. Try a positive "
         "integer");
+  }
+  if (start_ms > kMaxTimestampMs || start_ms < -kMaxTimestampMs || end_ms > kMaxTimestampMs ||
+      end_ms < -kMaxTimestampMs) {
+    return absl::InvalidArgumentError("query time range is out of range");
   }
   if (end_ms < start_ms) {
     return absl::InvalidArgumentError("end timestamp must not be before start time");

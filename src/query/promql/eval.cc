@@ -372,10 +372,10 @@ absl::StatusOr<Matrix> Evaluator::EvalMatrix(const Expr* e) {
 }
 
 absl::StatusOr<Matrix> Evaluator::EvalNumber(double v) {
+  OBX_RETURN_IF_ERROR(ctx_->AddSamples(NumSteps()));
   Series s;
   s.points.reserve(NumSteps());
   for (int64_t ts = start_; ts <= end_; ts += interval_) s.points.push_back(Point{ts, v});
-  OBX_RETURN_IF_ERROR(ctx_->AddSamples(static_cast<int64_t>(s.points.size())));
   Matrix m;
   m.push_back(std::move(s));
   return m;
@@ -528,6 +528,7 @@ absl::StatusOr<Matrix> Evaluator::EvalMatrixSelectorRaw(const MatrixSelector& ms
 
 absl::StatusOr<Matrix> Evaluator::EvalSubquery(const SubqueryExpr& sq) {
   int64_t step = sq.step_ms != 0 ? sq.step_ms : ctx_->options->default_subquery_step_ms;
+  if (step <= 0) step = 60 * 1000;
   int64_t first_ref;
   int64_t last_ref;
   if (sq.at != AtKind::kNone) {
@@ -538,6 +539,12 @@ absl::StatusOr<Matrix> Evaluator::EvalSubquery(const SubqueryExpr& sq) {
     last_ref = start_ + ((end_ - start_) / interval_) * interval_ - sq.offset_ms;
   }
   int64_t sub_start = FirstAlignedAfter(first_ref - sq.range_ms, step);
+  // Every step of a subquery can hold a sample per series; a subquery with more steps than
+  // the sample budget cannot be evaluated within it (and would allocate per-step state).
+  if (last_ref >= sub_start && (last_ref - sub_start) / step >= ctx_->options->max_samples) {
+    return absl::ResourceExhaustedError(
+        "query processing would load too many samples into memory in query execution");
+  }
   Evaluator child(ctx_, sub_start, last_ref, step);
   return child.EvalMatrix(sq.expr.get());
 }
@@ -888,6 +895,7 @@ absl::StatusOr<Matrix> Evaluator::EvalRangeFunction(const Call& c, size_t matrix
     size_t hi = 0;
     int64_t step = 0;
     for (int64_t ts = start_; ts <= end_; ts += interval_, ++step) {
+      if ((step & 1023) == 1023) OBX_RETURN_IF_ERROR(ctx_->CheckDeadline());
       int64_t ref = (fixed ? at : ts) - offset_ms;
       int64_t mint = ref - range_ms;
       while (lo < in.points.size() && in.points[lo].t <= mint) ++lo;

@@ -69,7 +69,8 @@ int64_t DaysFromCivil(int64_t y, int m, int d) {
 
 Civil CivilFromUnix(int64_t secs) {
   int64_t days = FloorDiv(secs, 86400);
-  int64_t sod = secs - days * 86400;
+  int64_t sod = secs % 86400;  // avoids days * 86400, which can overflow near INT64_MIN
+  if (sod < 0) sod += 86400;
   int64_t z = days + 719468;
   int64_t era = FloorDiv(z, 146097);
   int64_t doe = z - era * 146097;

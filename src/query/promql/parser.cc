@@ -668,9 +668,9 @@ class Parser {
                  "selector or a subquery");
         return e;
     }
+    const double max_seconds = static_cast<double>(kMaxTimestampMs) / 1000.0;
     if (kind == AtKind::kTimestamp &&
-        (std::isnan(ts) || std::isinf(ts) || ts >= 9.223372036854775807e18 ||
-         ts <= -9.223372036854775808e18)) {
+        (std::isnan(ts) || std::isinf(ts) || ts >= max_seconds || ts <= -max_seconds)) {
       char buf[64];
       std::snprintf(buf, sizeof(buf), "%f", ts);
       std::string s = buf;
@@ -685,7 +685,9 @@ class Parser {
     *at = kind;
     if (kind == AtKind::kTimestamp) {
       double ms = std::round(ts * 1000.0);
-      *at_ms = (std::isfinite(ms) && std::fabs(ms) < 9.2e18) ? static_cast<int64_t>(ms) : 0;
+      *at_ms = (std::isfinite(ms) && std::fabs(ms) <= static_cast<double>(kMaxTimestampMs))
+                   ? static_cast<int64_t>(ms)
+                   : 0;
     }
     *end = last_closing_;
     return e;

@@ -1,0 +1,1 @@
+obx_fuzzer(promql_parser_fuzzer SOURCES promql_parser_fuzzer.cc DEPS obx_query)

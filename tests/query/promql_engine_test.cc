@@ -1,0 +1,275 @@
+#include <cmath>
+
+#include "gtest/gtest.h"
+#include "promql_script.h"
+#include "query/memory_series_source.h"
+#include "query/promql/engine.h"
+
+namespace observex::query::promql {
+namespace {
+
+constexpr int64_t kMin = 60 * 1000;
+
+class EngineTest : public ::testing::Test {
+ protected:
+  void Add(const Labels& l, int64_t t, double v) { ASSERT_TRUE(src_.Add(l, t, v).ok()); }
+
+  // Loads `name{job=...}` with value i*step at minute i, for i in [0, n).
+  void Counter(std::string_view name, std::string_view job, int n, double step) {
+    Labels l({{"__name__", name}, {"job", job}});
+    for (int i = 0; i < n; ++i) Add(l, i * kMin, i * step);
+  }
+
+  QueryResult Instant(std::string_view q, int64_t t) {
+    auto r = engine_.InstantQuery(src_, q, t);
+    EXPECT_TRUE(r.ok()) << q << ": " << r.status();
+    return r.ok() ? *r : QueryResult{};
+  }
+
+  InMemorySeriesSource src_;
+  Engine engine_;
+};
+
+TEST_F(EngineTest, InstantVectorReportsEvaluationTime) {
+  Counter("up", "a", 10, 1);
+  QueryResult r = Instant("up", 5 * kMin + 30000);
+  ASSERT_EQ(r.type, ValueType::kVector);
+  ASSERT_EQ(r.series.size(), 1u);
+  EXPECT_EQ(r.series[0].labels.String(), R"({__name__="up", job="a"})");
+  EXPECT_EQ(r.series[0].points[0].t_ms, 5 * kMin + 30000);
+  EXPECT_EQ(r.series[0].points[0].value, 5);
+}
+
+TEST_F(EngineTest, LookbackAndStaleness) {
+  Labels l({{"__name__", "m"}});
+  Add(l, 0, 1);
+  Add(l, kMin, 2);
+  Add(l, 2 * kMin, StaleNaN());
+  EXPECT_EQ(Instant("m", kMin + 1).series.size(), 1u);
+  EXPECT_TRUE(Instant("m", 2 * kMin).series.empty());  // the stale marker hides it
+  Labels g({{"__name__", "g"}});
+  Add(g, 0, 7);
+  EXPECT_EQ(Instant("g", 5 * kMin - 1).series.size(), 1u);
+  EXPECT_TRUE(Instant("g", 5 * kMin).series.empty());  // 5m lookback, exclusive
+}
+
+TEST_F(EngineTest, RangeQueryStepsAndOrdering) {
+  Counter("c_total", "b", 20, 60);
+  Counter("c_total", "a", 20, 120);
+  auto r = engine_.RangeQuery(src_, "rate(c_total[5m])", 5 * kMin, 10 * kMin, kMin);
+  ASSERT_TRUE(r.ok()) << r.status();
+  ASSERT_EQ(r->type, ValueType::kMatrix);
+  ASSERT_EQ(r->series.size(), 2u);
+  EXPECT_EQ(r->series[0].labels.String(), R"({job="a"})");  // sorted, name dropped
+  ASSERT_EQ(r->series[0].points.size(), 6u);
+  for (const auto& p : r->series[0].points) EXPECT_DOUBLE_EQ(p.value, 2.0);
+  EXPECT_TRUE(r->annotations.empty());
+}
+
+TEST_F(EngineTest, OffsetAndAtModifiers) {
+  Counter("m", "a", 30, 1);
+  EXPECT_EQ(Instant("m offset 5m", 20 * kMin).series[0].points[0].value, 15);
+  EXPECT_EQ(Instant("m offset -5m", 10 * kMin).series[0].points[0].value, 15);
+  EXPECT_EQ(Instant("m @ 600", 25 * kMin).series[0].points[0].value, 10);
+  auto r = engine_.RangeQuery(src_, "m @ end()", 0, 20 * kMin, 10 * kMin);
+  ASSERT_TRUE(r.ok());
+  for (const auto& p : r->series[0].points) EXPECT_EQ(p.value, 20);
+}
+
+TEST_F(EngineTest, ScalarAndStringResults) {
+  QueryResult s = Instant("1 + 2 * 3", 0);
+  EXPECT_EQ(s.type, ValueType::kScalar);
+  EXPECT_EQ(s.scalar.value, 7);
+  QueryResult str = Instant("\"hello\"", 0);
+  EXPECT_EQ(str.type, ValueType::kString);
+  EXPECT_EQ(str.string_value, "hello");
+  QueryResult p = Instant("-2 ^ 2", 0);
+  EXPECT_EQ(p.scalar.value, -4);
+}
+
+TEST_F(EngineTest, AggregationsAndTopk) {
+  Counter("req", "a", 5, 1);
+  Counter("req", "b", 5, 2);
+  Counter("req", "c", 5, 3);
+  QueryResult sum = Instant("sum(req)", 4 * kMin);
+  ASSERT_EQ(sum.series.size(), 1u);
+  EXPECT_EQ(sum.series[0].points[0].value, 24);
+  QueryResult top = Instant("topk(2, req)", 4 * kMin);
+  ASSERT_EQ(top.series.size(), 2u);
+  EXPECT_EQ(top.series[0].labels.Get("job"), "c");
+  EXPECT_EQ(top.series[1].labels.Get("job"), "b");
+  QueryResult q = Instant("quantile(0.5, req)", 4 * kMin);
+  EXPECT_EQ(q.series[0].points[0].value, 8);
+}
+
+TEST_F(EngineTest, VectorMatchingErrors) {
+  Add(Labels({{"__name__", "a"}, {"x", "1"}, {"y", "1"}}), 0, 1);
+  Add(Labels({{"__name__", "a"}, {"x", "1"}, {"y", "2"}}), 0, 1);
+  Add(Labels({{"__name__", "b"}, {"x", "1"}}), 0, 1);
+  auto r = engine_.InstantQuery(src_, "a + on(x) b", 0);
+  ASSERT_FALSE(r.ok());
+  EXPECT_EQ(r.status().message(),
+            "multiple matches for labels: many-to-one matching must be explicit "
+            "(group_left/group_right)");
+  r = engine_.InstantQuery(src_, "b + on(x) a", 0);
+  ASSERT_FALSE(r.ok());
+  EXPECT_NE(r.status().message().find("found duplicate series for the match group {x=\"1\"} on "
+                                      "the right hand-side of the operation"),
+            std::string::npos)
+      << r.status().message();
+  auto ok = engine_.InstantQuery(src_, "a * on(x) group_left b", 0);
+  ASSERT_TRUE(ok.ok()) << ok.status();
+  EXPECT_EQ(ok->series.size(), 2u);
+}
+
+TEST_F(EngineTest, AnnotationsCarryPositions) {
+  Counter("requests", "a", 10, 1);
+  QueryResult r = Instant("sum(rate(requests[5m]))", 9 * kMin);
+  ASSERT_EQ(r.Infos().size(), 1u);
+  EXPECT_EQ(r.Infos()[0],
+            "PromQL info: metric might not be a counter, name does not end in "
+            "_total/_sum/_count/_bucket: \"requests\" (1:10)");
+  QueryResult w = Instant("quantile(2, requests)", 9 * kMin);
+  ASSERT_EQ(w.Warnings().size(), 1u);
+  EXPECT_EQ(w.Warnings()[0],
+            "PromQL warning: quantile value should be between 0 and 1, got 2 (1:10)");
+  EXPECT_EQ(w.series[0].points[0].value, INFINITY);
+}
+
+TEST_F(EngineTest, DelayedNameRemoval) {
+  Counter("x_total", "a", 10, 1);
+  Counter("y_total", "a", 10, 1);
+  auto dup = engine_.InstantQuery(src_, "sum by (__name__) (rate({job=\"a\"}[5m]))", 9 * kMin);
+  ASSERT_FALSE(dup.ok());
+  EXPECT_EQ(dup.status().message(), "vector cannot contain metrics with the same labelset");
+  QueryResult keep =
+      Instant("label_replace(rate(x_total[5m]), \"__name__\", \"rate_$1\", \"__name__\", \"(.+)\")",
+              9 * kMin);
+  ASSERT_EQ(keep.series.size(), 1u);
+  EXPECT_EQ(keep.series[0].labels.Get("__name__"), "rate_x_total");
+}
+
+TEST_F(EngineTest, RangeQueryValidation) {
+  Counter("m", "a", 5, 1);
+  auto r = engine_.RangeQuery(src_, "m", 0, kMin, 0);
+  ASSERT_FALSE(r.ok());
+  EXPECT_NE(r.status().message().find("zero or negative query resolution step"), std::string::npos);
+  r = engine_.RangeQuery(src_, "m", kMin, 0, 1000);
+  ASSERT_FALSE(r.ok());
+  EXPECT_EQ(r.status().message(), "end timestamp must not be before start time");
+  r = engine_.RangeQuery(src_, "m", 0, 11001 * 1000, 1000);
+  ASSERT_FALSE(r.ok());
+  EXPECT_EQ(r.status().message(),
+            "exceeded maximum resolution of 11,000 points per timeseries. Try decreasing the "
+            "query resolution (?step=XX)");
+  EXPECT_TRUE(engine_.RangeQuery(src_, "m", 0, 11000 * 1000, 1000).ok());
+  r = engine_.RangeQuery(src_, "m[5m]", 0, kMin, 1000);
+  ASSERT_FALSE(r.ok());
+  EXPECT_EQ(r.status().message(),
+            "invalid expression type \"range vector\" for range query, must be Scalar or instant "
+            "Vector");
+  auto bad = engine_.InstantQuery(src_, "rate(m)", 0);
+  ASSERT_FALSE(bad.ok());
+  EXPECT_EQ(bad.status().code(), absl::StatusCode::kInvalidArgument);
+}
+
+TEST_F(EngineTest, MaxSamplesLimit) {
+  for (int s = 0; s < 20; ++s) Counter("m", std::to_string(s), 60, 1);
+  EngineOptions opts;
+  opts.max_samples = 100;
+  Engine small(opts);
+  auto r = small.RangeQuery(src_, "m", 0, 59 * kMin, kMin);
+  ASSERT_FALSE(r.ok());
+  EXPECT_EQ(r.status().code(), absl::StatusCode::kResourceExhausted);
+  EXPECT_EQ(r.status().message(),
+            "query processing would load too many samples into memory in query execution");
+  EXPECT_TRUE(small.InstantQuery(src_, "sum(m)", 0).ok());
+}
+
+TEST_F(EngineTest, Timeout) {
+  Counter("m", "a", 60, 1);
+  EngineOptions opts;
+  opts.timeout = std::chrono::milliseconds(-1);
+  Engine expired(opts);
+  auto r = expired.InstantQuery(src_, "m", 0);
+  ASSERT_FALSE(r.ok());
+  EXPECT_EQ(r.status().code(), absl::StatusCode::kDeadlineExceeded);
+  EXPECT_EQ(r.status().message(), "query timed out in expression evaluation");
+}
+
+class RefusingSource : public SeriesSource {
+ public:
+  absl::StatusOr<std::unique_ptr<SeriesSet>> Select(const std::vector<LabelMatcher>&, int64_t,
+                                                    int64_t) const override {
+    return absl::UnimplementedError("native histograms are not supported");
+  }
+};
+
+TEST_F(EngineTest, SourceErrorsPropagate) {
+  RefusingSource refusing;
+  auto r = engine_.InstantQuery(refusing, "sum(rate(x[5m]))", 0);
+  ASSERT_FALSE(r.ok());
+  EXPECT_EQ(r.status().code(), absl::StatusCode::kUnimplemented);
+  EXPECT_EQ(r.status().message(), "native histograms are not supported");
+  auto lit = engine_.InstantQuery(refusing, "1 + 1", 0);
+  EXPECT_TRUE(lit.ok());  // no selection, no error
+}
+
+TEST_F(EngineTest, UnsupportedFeatureIsNamed) {
+  auto r = engine_.InstantQuery(src_, "limitk(1, up)", 0);
+  ASSERT_FALSE(r.ok());
+  EXPECT_EQ(r.status().code(), absl::StatusCode::kUnimplemented);
+  EXPECT_NE(r.status().message().find("\"limitk\" is not supported"), std::string::npos);
+}
+
+// The runner must be able to tell a wrong answer from a right one and from an unsupported one.
+TEST(PromqlScriptRunnerTest, ClassifiesOutcomes) {
+  const char* script = R"(
+load 1m
+  m{a="1"} 0+1x10
+  h{a="1"} {{schema:0 sum:1 count:1}}x10
+
+eval instant at 5m m
+  m{a="1"} 5
+
+eval instant at 5m m
+  m{a="1"} 6
+
+eval range from 0 to 2m step 1m m * 2
+  {a="1"} 0 2 4
+
+eval range from 0 to 2m step 1m m * 2
+  {a="1"} 0 2 5
+
+eval instant at 5m h
+  h{a="1"} 1
+
+eval instant at 5m m + on(a) m
+  expect fail
+
+eval instant at 5m sum(m)
+  expect warn
+  {} 5
+)";
+  testing::ScriptReport rep = testing::RunScript(script, EngineOptions{});
+  ASSERT_TRUE(rep.script_error.empty()) << rep.script_error;
+  ASSERT_EQ(rep.evals.size(), 7u);
+  EXPECT_EQ(rep.evals[0].outcome, testing::Outcome::kPass) << rep.evals[0].detail;
+  EXPECT_EQ(rep.evals[1].outcome, testing::Outcome::kFail);
+  EXPECT_EQ(rep.evals[2].outcome, testing::Outcome::kPass) << rep.evals[2].detail;
+  EXPECT_EQ(rep.evals[3].outcome, testing::Outcome::kFail);
+  EXPECT_EQ(rep.evals[4].outcome, testing::Outcome::kUnsupported);
+  EXPECT_EQ(rep.evals[5].outcome, testing::Outcome::kFail);  // no error, but one was expected
+  EXPECT_EQ(rep.evals[6].outcome, testing::Outcome::kFail);  // warning expected, none given
+  EXPECT_EQ(rep.passed(), 2);
+  EXPECT_EQ(rep.failed(), 4);
+  EXPECT_EQ(rep.unsupported(), 1);
+}
+
+TEST(PromqlScriptRunnerTest, RejectsMalformedScripts) {
+  EXPECT_FALSE(testing::RunScript("bogus command\n", EngineOptions{}).script_error.empty());
+  EXPECT_FALSE(testing::RunScript("load xyz\n  m 1\n", EngineOptions{}).script_error.empty());
+}
+
+}  // namespace
+}  // namespace observex::query::promql
