@@ -64,6 +64,10 @@ class Labels {
   // Key of only the listed names (on) or of all but the listed names (!on).
   std::string KeyFor(const std::vector<std::string>& names, bool on) const;
 
+  // Identity of the shared label array: copies of one Labels value return the same id, so it
+  // can key caches; different ids may still hold equal labels.
+  const void* id() const { return labels_.get(); }
+
   friend bool operator==(const Labels& a, const Labels& b) {
     return a.labels_ == b.labels_ || a.items() == b.items();
   }

@@ -411,7 +411,10 @@ absl::StatusOr<Matrix> Evaluator::RangeEval(const std::vector<const Expr*>& expr
   std::vector<std::vector<int>> sigs(inputs.size());
   const bool instant = start_ == end_;
   Matrix out;
-  absl::flat_hash_map<std::string, std::pair<size_t, int64_t>> index;  // key -> (pos, last ts)
+  // Output series: slots[i] = (position in out, last step written).
+  std::vector<std::pair<size_t, int64_t>> slots;
+  absl::flat_hash_map<std::string, size_t> index;  // labels key -> slot
+  absl::flat_hash_map<const void*, size_t> by_id;  // label array identity -> slot
   int64_t out_samples = 0;
 
   for (int64_t ts = start_; ts <= end_; ts += interval_) {
@@ -423,7 +426,8 @@ absl::StatusOr<Matrix> Evaluator::RangeEval(const std::vector<const Expr*>& expr
         const Series& ser = inputs[i][s];
         size_t& c = cursor[i][s];
         if (c < ser.points.size() && ser.points[c].t == ts) {
-          vecs[i].push_back(Sample{ser.metric, ser.points[c].f, ts, ser.drop_name});
+          vecs[i].push_back(
+              Sample{ser.metric, ser.points[c].f, ts, ser.drop_name, static_cast<int>(s)});
           if (matching != nullptr) sigs[i].push_back(series_sig[i][s]);
           ++c;
         }
@@ -443,10 +447,22 @@ absl::StatusOr<Matrix> Evaluator::RangeEval(const std::vector<const Expr*>& expr
       break;
     }
     for (auto& smp : result) {
+      // Most outputs reuse the label arrays of earlier steps; look those up without hashing
+      // the labels.
+      auto fast = by_id.find(smp.metric.id());
+      if (fast != by_id.end() && smp.metric.id() != nullptr) {
+        auto& slot = slots[fast->second];
+        if (slot.second == ts) return absl::InvalidArgumentError(std::string(kSameLabelset));
+        slot.second = ts;
+        out[slot.first].points.push_back(Point{ts, smp.f});
+        continue;
+      }
       std::string key = smp.metric.Key();
       auto it = index.find(key);
       if (it == index.end()) {
-        index.emplace(key, std::make_pair(out.size(), ts));
+        by_id.emplace(smp.metric.id(), slots.size());
+        slots.emplace_back(out.size(), ts);
+        index.emplace(key, slots.size() - 1);
         Series s;
         s.metric = std::move(smp.metric);
         s.drop_name = smp.drop_name;
@@ -454,11 +470,12 @@ absl::StatusOr<Matrix> Evaluator::RangeEval(const std::vector<const Expr*>& expr
         out.push_back(std::move(s));
         continue;
       }
-      if (it->second.second == ts) {
-        return absl::InvalidArgumentError(std::string(kSameLabelset));
-      }
-      it->second.second = ts;
-      out[it->second.first].points.push_back(Point{ts, smp.f});
+      // Only the label arrays kept alive by `out` may key by_id (a freed array's address can
+      // be reused by different labels).
+      auto& slot = slots[it->second];
+      if (slot.second == ts) return absl::InvalidArgumentError(std::string(kSameLabelset));
+      slot.second = ts;
+      out[slot.first].points.push_back(Point{ts, smp.f});
     }
   }
   ctx_->ReleaseSamples(input_samples);
@@ -565,7 +582,8 @@ absl::StatusOr<Matrix> Evaluator::EvalUnary(const UnaryExpr& u) {
 
 absl::StatusOr<Vector> Evaluator::VectorBinop(const BinaryExpr& b, const Vector& lhs_in,
                                               const Vector& rhs_in, const std::vector<int>& lsig_in,
-                                              const std::vector<int>& rsig_in, int num_sigs) {
+                                              const std::vector<int>& rsig_in, int num_sigs,
+                                              MetricCache* cache) {
   const VectorMatching& m = *b.matching;
   Vector out;
   if (lhs_in.empty() || rhs_in.empty()) return out;
@@ -608,17 +626,28 @@ absl::StatusOr<Vector> Evaluator::VectorBinop(const BinaryExpr& b, const Vector&
       value = Btos(keep);
     }
     // Result labels come from the "many" side (lhs after the swap).
-    Labels metric = ls.metric;
-    if (ChangesMetricSchema(b.op)) metric.DropMetricName();
-    if (m.card == Cardinality::kOneToOne) {
-      if (m.on) {
-        metric.Keep(m.matching_labels);
-      } else {
-        for (const auto& n : m.matching_labels) metric.Del(n);
+    Labels metric;
+    auto cached = ls.series >= 0 && rs->series >= 0
+                      ? cache->find(std::make_pair(ls.series, rs->series))
+                      : cache->end();
+    if (cached != cache->end()) {
+      metric = cached->second;
+    } else {
+      metric = ls.metric;
+      if (ChangesMetricSchema(b.op)) metric.DropMetricName();
+      if (m.card == Cardinality::kOneToOne) {
+        if (m.on) {
+          metric.Keep(m.matching_labels);
+        } else {
+          for (const auto& n : m.matching_labels) metric.Del(n);
+        }
       }
-    }
-    for (const auto& n : m.include) {
-      metric.Set(n, rs->metric.Get(n));
+      for (const auto& n : m.include) {
+        metric.Set(n, rs->metric.Get(n));
+      }
+      if (ls.series >= 0 && rs->series >= 0) {
+        cache->emplace(std::make_pair(ls.series, rs->series), metric);
+      }
     }
     if (m.card == Cardinality::kOneToOne) {
       if (matched_one[sig]) {
@@ -654,6 +683,7 @@ absl::StatusOr<Matrix> Evaluator::EvalBinary(const BinaryExpr& b) {
   }
   if (lt == ValueType::kVector && rt == ValueType::kVector) {
     const VectorMatching* m = &*b.matching;
+    MetricCache cache;
     return RangeEval({b.lhs.get(), b.rhs.get()}, m,
                      [&](std::vector<Vector>& v, const std::vector<std::vector<int>>& sigs,
                          int64_t) -> absl::StatusOr<Vector> {
@@ -692,7 +722,7 @@ absl::StatusOr<Matrix> Evaluator::EvalBinary(const BinaryExpr& b) {
                            return out;
                          }
                          default:
-                           return VectorBinop(b, v[0], v[1], sigs[0], sigs[1], num_sigs);
+                           return VectorBinop(b, v[0], v[1], sigs[0], sigs[1], num_sigs, &cache);
                        }
                      });
   }
@@ -829,68 +859,23 @@ absl::StatusOr<Matrix> Evaluator::EvalRangeFunction(const Call& c, size_t matrix
     scalar_steps.push_back(std::move(steps));
   }
 
-  // The input series with their raw points, and how each step maps to a window.
-  struct Input {
-    Labels metric;
-    std::vector<Point> points;
-    bool drop_name = false;
-  };
-  std::vector<Input> inputs;
-  int64_t range_ms;
-  int64_t offset_ms;
-  bool fixed;
-  int64_t at;
-  int64_t loaded = 0;
-  if (arg->kind == NodeKind::kMatrixSelector) {
-    const auto* ms = static_cast<const MatrixSelector*>(arg);
-    const VectorSelector& vs = *ms->vs;
-    range_ms = ms->range_ms;
-    offset_ms = vs.offset_ms;
-    fixed = vs.at != AtKind::kNone;
-    at = AtTime(vs.at, vs.at_ms);
-    int64_t first_ref = (fixed ? at : start_) - offset_ms;
-    int64_t last_ref = (fixed ? at : end_) - offset_ms;
-    OBX_ASSIGN_OR_RETURN(auto set,
-                         ctx_->source->Select(vs.matchers, first_ref - range_ms + 1, last_ref));
-    while (set->Next()) {
-      OBX_RETURN_IF_ERROR(ctx_->CheckDeadline());
-      Input in;
-      in.metric = set->labels();
-      for (const auto& p : set->samples()) {
-        if (IsStaleNaN(p.value)) continue;
-        in.points.push_back(Point{p.t_ms, p.value});
-      }
-      loaded += static_cast<int64_t>(in.points.size());
-      OBX_RETURN_IF_ERROR(ctx_->AddSamples(static_cast<int64_t>(in.points.size())));
-      inputs.push_back(std::move(in));
-    }
-    OBX_RETURN_IF_ERROR(set->status());
-    std::sort(inputs.begin(), inputs.end(),
-              [](const Input& a, const Input& b) { return CompareLabels(a.metric, b.metric) < 0; });
-  } else {
-    const auto* sq = static_cast<const SubqueryExpr*>(arg);
-    range_ms = sq->range_ms;
-    offset_ms = sq->offset_ms;
-    fixed = sq->at != AtKind::kNone;
-    at = AtTime(sq->at, sq->at_ms);
-    OBX_ASSIGN_OR_RETURN(Matrix m, EvalSubquery(*sq));
-    loaded = TotalPoints(m);
-    for (auto& s : m) {
-      inputs.push_back(Input{std::move(s.metric), std::move(s.points), s.drop_name});
-    }
-  }
-
   const bool keeps_name = name == "last_over_time" || name == "first_over_time";
   const bool absent_over_time = name == "absent_over_time";
-  const int64_t steps = NumSteps();
+  const bool counter_check = name == "rate" || name == "increase";
   Matrix out;
-  std::vector<bool> step_present(absent_over_time ? steps : 0, false);
+  std::vector<bool> step_present(absent_over_time ? NumSteps() : 0, false);
   std::vector<double> scalars(scalar_steps.size());
-  for (const Input& in : inputs) {
-    OBX_RETURN_IF_ERROR(ctx_->CheckDeadline());
+  int64_t range_ms = 0;
+  int64_t offset_ms = 0;
+  bool fixed = false;
+  int64_t at = 0;
+
+  // Slides the window over one series' points step by step and applies the function.
+  auto process = [&](const Labels& metric, absl::Span<const Point> points,
+                     bool input_drop_name) -> absl::Status {
     Series s;
-    s.metric = in.metric;
-    s.drop_name = !keeps_name || in.drop_name;
+    s.metric = metric;
+    s.drop_name = !keeps_name || input_drop_name;
     size_t lo = 0;
     size_t hi = 0;
     int64_t step = 0;
@@ -898,9 +883,9 @@ absl::StatusOr<Matrix> Evaluator::EvalRangeFunction(const Call& c, size_t matrix
       if ((step & 1023) == 1023) OBX_RETURN_IF_ERROR(ctx_->CheckDeadline());
       int64_t ref = (fixed ? at : ts) - offset_ms;
       int64_t mint = ref - range_ms;
-      while (lo < in.points.size() && in.points[lo].t <= mint) ++lo;
+      while (lo < points.size() && points[lo].t <= mint) ++lo;
       if (hi < lo) hi = lo;
-      while (hi < in.points.size() && in.points[hi].t <= ref) ++hi;
+      while (hi < points.size() && points[hi].t <= ref) ++hi;
       if (hi == lo) continue;
       if (absent_over_time) {
         step_present[step] = true;
@@ -908,19 +893,19 @@ absl::StatusOr<Matrix> Evaluator::EvalRangeFunction(const Call& c, size_t matrix
       }
       for (size_t i = 0; i < scalar_steps.size(); ++i) scalars[i] = scalar_steps[i][step];
       Window w;
-      w.points = absl::Span<const Point>(in.points.data() + lo, hi - lo);
+      w.points = points.subspan(lo, hi - lo);
       w.range_start = mint;
       w.range_end = ref;
       w.range_ms = range_ms;
       w.ts = ts;
-      w.metric = &in.metric;
+      w.metric = &metric;
       OBX_ASSIGN_OR_RETURN(std::optional<double> v, CallRangeFunction(c, w, scalars, ctx_));
       if (v.has_value()) s.points.push_back(Point{ts, *v});
     }
-    if (s.points.empty()) continue;
+    if (s.points.empty()) return absl::OkStatus();
     OBX_RETURN_IF_ERROR(ctx_->AddSamples(static_cast<int64_t>(s.points.size())));
-    if (name == "rate" || name == "increase") {
-      std::string_view metric_name = in.metric.Get(kMetricNameLabel);
+    if (counter_check) {
+      std::string_view metric_name = metric.Get(kMetricNameLabel);
       auto ends_with = [&](std::string_view suffix) {
         return metric_name.size() >= suffix.size() &&
                metric_name.substr(metric_name.size() - suffix.size()) == suffix;
@@ -934,8 +919,47 @@ absl::StatusOr<Matrix> Evaluator::EvalRangeFunction(const Call& c, size_t matrix
       }
     }
     out.push_back(std::move(s));
+    return absl::OkStatus();
+  };
+
+  if (arg->kind == NodeKind::kMatrixSelector) {
+    const auto* ms = static_cast<const MatrixSelector*>(arg);
+    const VectorSelector& vs = *ms->vs;
+    range_ms = ms->range_ms;
+    offset_ms = vs.offset_ms;
+    fixed = vs.at != AtKind::kNone;
+    at = AtTime(vs.at, vs.at_ms);
+    int64_t first_ref = (fixed ? at : start_) - offset_ms;
+    int64_t last_ref = (fixed ? at : end_) - offset_ms;
+    OBX_ASSIGN_OR_RETURN(auto set,
+                         ctx_->source->Select(vs.matchers, first_ref - range_ms + 1, last_ref));
+    // One series at a time: only its samples are held (and counted) while it is processed.
+    std::vector<Point> points;
+    while (set->Next()) {
+      OBX_RETURN_IF_ERROR(ctx_->CheckDeadline());
+      points.clear();
+      for (const auto& p : set->samples()) {
+        if (!IsStaleNaN(p.value)) points.push_back(Point{p.t_ms, p.value});
+      }
+      const int64_t held = static_cast<int64_t>(points.size());
+      OBX_RETURN_IF_ERROR(ctx_->AddSamples(held));
+      OBX_RETURN_IF_ERROR(process(set->labels(), points, false));
+      ctx_->ReleaseSamples(held);
+    }
+    OBX_RETURN_IF_ERROR(set->status());
+    std::sort(out.begin(), out.end(), [](const Series& a, const Series& b) {
+      return CompareLabels(a.metric, b.metric) < 0;
+    });
+  } else {
+    const auto* sq = static_cast<const SubqueryExpr*>(arg);
+    range_ms = sq->range_ms;
+    offset_ms = sq->offset_ms;
+    fixed = sq->at != AtKind::kNone;
+    at = AtTime(sq->at, sq->at_ms);
+    OBX_ASSIGN_OR_RETURN(Matrix m, EvalSubquery(*sq));
+    for (const auto& ser : m) OBX_RETURN_IF_ERROR(process(ser.metric, ser.points, ser.drop_name));
+    ctx_->ReleaseSamples(TotalPoints(m));
   }
-  ctx_->ReleaseSamples(loaded);
 
   if (absent_over_time) {
     Matrix result;
@@ -946,6 +970,7 @@ absl::StatusOr<Matrix> Evaluator::EvalRangeFunction(const Call& c, size_t matrix
     for (int64_t ts = start_; ts <= end_; ts += interval_, ++step) {
       if (!step_present[step]) s.points.push_back(Point{ts, 1});
     }
+    OBX_RETURN_IF_ERROR(ctx_->AddSamples(static_cast<int64_t>(s.points.size())));
     if (!s.points.empty()) result.push_back(std::move(s));
     return result;
   }

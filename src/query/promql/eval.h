@@ -39,6 +39,7 @@ struct Sample {
   double f = 0;
   int64_t t = 0;  // sample time for selectors, step time otherwise
   bool drop_name = false;
+  int series = -1;  // index of the input series it came from (for per-series caches)
 };
 using Vector = std::vector<Sample>;
 
@@ -131,9 +132,12 @@ class Evaluator {
   // Per-step scalar values of a parameter expression (one value per step).
   absl::StatusOr<std::vector<double>> EvalScalarSteps(const Expr* e);
 
+  // Result labels of binary operations, by (lhs series, rhs series): they do not change from
+  // step to step.
+  using MetricCache = absl::flat_hash_map<std::pair<int, int>, Labels>;
   absl::StatusOr<Vector> VectorBinop(const BinaryExpr& b, const Vector& lhs, const Vector& rhs,
                                      const std::vector<int>& lsig, const std::vector<int>& rsig,
-                                     int num_sigs);
+                                     int num_sigs, MetricCache* cache);
 
   EvalContext* ctx_;
   int64_t start_;
