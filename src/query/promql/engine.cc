@@ -87,7 +87,7 @@ absl::StatusOr<QueryResult> Engine::InstantQuery(const SeriesSource& source, con
     result.annotations = ctx.annotations.Render(query);
     return result;
   }
-  OBX_ASSIGN_OR_RETURN(Matrix m, internal::CleanupMetricLabels(std::move(v.mat), true));
+  OBX_ASSIGN_OR_RETURN(Matrix m, internal::CleanupMetricLabels(std::move(v.mat)));
   result.type = expr.type();
   switch (result.type) {
     case ValueType::kScalar:
@@ -148,7 +148,7 @@ absl::StatusOr<QueryResult> Engine::RangeQuery(const SeriesSource& source, const
   ctx.deadline = std::chrono::steady_clock::now() + options_.timeout;
   Evaluator ev(&ctx, start_ms, end_ms, step_ms);
   OBX_ASSIGN_OR_RETURN(internal::Value v, ev.Eval(&expr));
-  OBX_ASSIGN_OR_RETURN(Matrix m, internal::CleanupMetricLabels(std::move(v.mat), false));
+  OBX_ASSIGN_OR_RETURN(Matrix m, internal::CleanupMetricLabels(std::move(v.mat)));
   SortByLabels(&m);
   QueryResult result;
   result.type = ValueType::kMatrix;

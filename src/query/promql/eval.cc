@@ -294,7 +294,7 @@ absl::StatusOr<Matrix> MergeSameLabelsets(Matrix m) {
   return out;
 }
 
-absl::StatusOr<Matrix> CleanupMetricLabels(Matrix m, bool /*instant*/) {
+absl::StatusOr<Matrix> CleanupMetricLabels(Matrix m) {
   for (auto& s : m) {
     if (s.drop_name) s.metric.DropMetricName();
   }
@@ -415,7 +415,6 @@ absl::StatusOr<Matrix> Evaluator::RangeEval(const std::vector<const Expr*>& expr
   std::vector<std::pair<size_t, int64_t>> slots;
   absl::flat_hash_map<std::string, size_t> index;  // labels key -> slot
   absl::flat_hash_map<const void*, size_t> by_id;  // label array identity -> slot
-  int64_t out_samples = 0;
 
   for (int64_t ts = start_; ts <= end_; ts += interval_) {
     OBX_RETURN_IF_ERROR(ctx_->CheckDeadline());
@@ -434,7 +433,6 @@ absl::StatusOr<Matrix> Evaluator::RangeEval(const std::vector<const Expr*>& expr
       }
     }
     OBX_ASSIGN_OR_RETURN(Vector result, fn(vecs, sigs, ts));
-    out_samples += static_cast<int64_t>(result.size());
     OBX_RETURN_IF_ERROR(ctx_->AddSamples(static_cast<int64_t>(result.size())));
     if (instant) {
       for (auto& smp : result) {
@@ -479,7 +477,6 @@ absl::StatusOr<Matrix> Evaluator::RangeEval(const std::vector<const Expr*>& expr
     }
   }
   ctx_->ReleaseSamples(input_samples);
-  (void)out_samples;
   return out;
 }
 
@@ -807,9 +804,8 @@ absl::StatusOr<Matrix> Evaluator::EvalCall(const Call& c) {
   }
   std::vector<const Expr*> args;
   for (const auto& a : c.args) args.push_back(Unparen(a.get()));
-  const bool range_query = start_ != end_;
   return RangeEval(args, nullptr, [&](std::vector<Vector>& v, const auto&, int64_t ts) {
-    return CallInstantFunction(c, v, ts, ctx_, range_query);
+    return CallInstantFunction(c, v, ts, ctx_);
   });
 }
 

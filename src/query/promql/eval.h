@@ -133,7 +133,8 @@ class Evaluator {
   absl::StatusOr<std::vector<double>> EvalScalarSteps(const Expr* e);
 
   // Result labels of binary operations, by (lhs series, rhs series): they do not change from
-  // step to step.
+  // step to step. One entry per matched pair, each of which produced an output sample, so the
+  // cache is bounded by the query's sample budget (max_samples).
   using MetricCache = absl::flat_hash_map<std::pair<int, int>, Labels>;
   absl::StatusOr<Vector> VectorBinop(const BinaryExpr& b, const Vector& lhs, const Vector& rhs,
                                      const std::vector<int>& lsig, const std::vector<int>& rsig,
@@ -149,6 +150,6 @@ class Evaluator {
 // error ("vector cannot contain metrics with the same labelset").
 absl::StatusOr<Matrix> MergeSameLabelsets(Matrix m);
 // Applies delayed __name__ removal to a finished result.
-absl::StatusOr<Matrix> CleanupMetricLabels(Matrix m, bool instant);
+absl::StatusOr<Matrix> CleanupMetricLabels(Matrix m);
 
 }  // namespace observex::query::promql::internal

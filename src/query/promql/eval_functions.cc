@@ -367,7 +367,7 @@ Labels AbsentLabels(const Expr* arg) {
 }
 
 absl::StatusOr<Vector> CallInstantFunction(const Call& c, std::vector<Vector>& args, int64_t ts,
-                                           EvalContext* ctx, bool range_query) {
+                                           EvalContext* ctx) {
   const std::string_view fn = c.func->name;
   Vector out;
   if (fn == "abs") return SimpleFloat(args[0], [](double x) { return std::fabs(x); });
@@ -549,7 +549,6 @@ absl::StatusOr<Vector> CallInstantFunction(const Call& c, std::vector<Vector>& a
     }
     return out;
   }
-  (void)range_query;
   return absl::UnimplementedError(absl::StrCat("function ", QuoteGo(fn), " is not supported"));
 }
 

@@ -15,7 +15,7 @@ namespace observex::query::promql::internal {
 // Evaluates a function whose arguments are all instant vectors, scalars (one-sample vectors)
 // or strings (read from the call's literals) at step `ts`.
 absl::StatusOr<Vector> CallInstantFunction(const Call& call, std::vector<Vector>& args, int64_t ts,
-                                           EvalContext* ctx, bool range_query);
+                                           EvalContext* ctx);
 
 // The samples of one series inside (range_start, range_end] at evaluation step ts.
 struct Window {
