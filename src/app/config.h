@@ -41,8 +41,10 @@ struct ServerConfig {
   bool wal_fsync = true;
 
   // Derived from memory_budget (see docs/configuration.md).
-  uint64_t inflight_bytes_budget() const { return memory_budget * 2 / 5; }
-  uint64_t wal_pending_bytes_budget() const { return memory_budget / 5; }
+  uint64_t http_body_bytes_budget() const { return memory_budget * 35 / 100; }
+  uint64_t grpc_memory_quota_bytes() const { return memory_budget * 25 / 100; }
+  uint64_t inflight_bytes_budget() const { return memory_budget * 60 / 100; }
+  uint64_t wal_pending_bytes_budget() const { return memory_budget * 20 / 100; }
 };
 
 struct SettingInfo {

@@ -1,3 +1,5 @@
+#include <malloc.h>
+
 #include <csignal>
 #include <cstdio>
 #include <filesystem>
@@ -8,6 +10,7 @@
 #include "app/commands.h"
 #include "common/clock.h"
 #include "common/logging.h"
+#include "google/protobuf/stubs/logging.h"
 #include "http/http_server.h"
 #include "ingest/metrics.h"
 #include "ingest/pipeline.h"
@@ -46,7 +49,17 @@ int Fail(const std::string& what) {
 }  // namespace
 
 int RunServe(const ServerConfig& config) {
+  // glibc gives every busy thread its own malloc arena by default (8 per core), and each
+  // keeps freed request buffers mapped; a few shared arenas keep RSS near what is in use,
+  // which is what --memory-budget promises.
+  mallopt(M_ARENA_MAX, 2);
   InitLogging(config.log_level);
+  // protobuf reports invalid UTF-8 and the like on stderr; the client already gets the
+  // error, so keep it out of the operator's log unless debugging.
+  google::protobuf::SetLogHandler(
+      [](google::protobuf::LogLevel, const char* file, int line, const std::string& message) {
+        OBX_LOG_DEBUG("protobuf {}:{}: {}", file, line, message);
+      });
   const sigset_t signals = BlockShutdownSignals();
   std::error_code ec;
   fs::create_directories(config.data_dir, ec);
@@ -109,6 +122,7 @@ int RunServe(const ServerConfig& config) {
   ingest::ReceiverOptions ro;
   ro.retry_after_seconds = config.retry_after_seconds;
   ro.max_body_bytes = config.max_body_bytes;
+  ro.grpc_memory_quota_bytes = config.grpc_memory_quota_bytes();
   ingest::OtlpHttpHandler otlp_handler(ro, keys.get(), &pipeline, &metrics);
   api::ApiHandler api_handler(registry, [&pipeline] { pipeline.PublishQueueDepths(); });
 
@@ -127,6 +141,19 @@ int RunServe(const ServerConfig& config) {
   // larger, and a compressed one is checked again after inflating.
   otlp_opts.max_body_bytes = config.max_body_bytes;
   otlp_opts.name = "otlp-http";
+  otlp_opts.max_body_bytes_in_flight = config.http_body_bytes_budget();
+  otlp_opts.on_early_response = [&metrics](const std::string& target, int status) {
+    const std::string path = target.substr(0, target.find('?'));
+    auto type = ParseSignalType(path.rfind("/v1/", 0) == 0 ? path.substr(4) : "");
+    metrics.HttpRequest(type.ok() ? path : "other", status);
+    if (type.ok()) {
+      metrics.SignalsDropped("", *type,
+                             status == 429   ? ingest::DropReason::kOverload
+                             : status == 413 ? ingest::DropReason::kTooLarge
+                                             : ingest::DropReason::kDecode,
+                             1);
+    }
+  };
   auto otlp_server = http::Server::Start(otlp_opts, &otlp_handler);
   if (!otlp_server.ok()) return Fail(std::string(otlp_server.status().message()));
 

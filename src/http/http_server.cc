@@ -1,5 +1,6 @@
 #include "http/http_server.h"
 
+#include <array>
 #include <atomic>
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/asio/post.hpp>
@@ -7,6 +8,7 @@
 #include <boost/beast/core.hpp>
 #include <boost/beast/http.hpp>
 #include <chrono>
+#include <functional>
 #include <optional>
 #include <thread>
 
@@ -25,6 +27,7 @@ namespace bhttp = boost::beast::http;
 using tcp = boost::asio::ip::tcp;
 
 constexpr size_t kHeaderLimitBytes = 64 * 1024;
+constexpr size_t kDrainBufferBytes = 64 * 1024;
 
 class ServerImpl;
 
@@ -43,12 +46,28 @@ class Session : public std::enable_shared_from_this<Session> {
   void OnHeader(beast::error_code ec);
   void DoReadBody();
   void OnBody(beast::error_code ec);
-  void Fail(int status, std::string message);
+  void Fail(int status, std::string message, int retry_after_seconds = 0);
+  void RefuseOverBudget();
   void Close();
+  // After an early answer the client may still be sending its body: closing at once would
+  // reset the connection and lose the answer, so read and discard (bounded) first.
+  void LingerClose();
+  void Drain();
+  bool Reserve(uint64_t bytes);
+  void ReleaseReservation();
 
   beast::tcp_stream stream_;
   beast::flat_buffer buffer_;
   std::optional<bhttp::request_parser<bhttp::string_body>> parser_;
+  // Chunked bodies are collected here so each chunk can be charged to the byte budget.
+  std::string chunked_body_;
+  std::function<size_t(uint64_t, beast::string_view, beast::error_code&)> on_chunk_;
+  bool over_budget_ = false;
+  uint64_t reserved_ = 0;  // body bytes charged to the server's budget for this request
+  bool linger_ = false;
+  uint64_t drained_ = 0;
+  std::chrono::steady_clock::time_point linger_deadline_;
+  std::unique_ptr<char[]> drain_buffer_;  // allocated only while lingering
   ServerImpl* server_;
   bool keep_alive_ = true;
   unsigned version_ = 11;
@@ -113,6 +132,17 @@ class ServerImpl : public Server {
   std::atomic<int64_t>& in_flight() { return in_flight_; }
   std::atomic<size_t>& connections() { return connections_; }
 
+  bool TryReserveBody(uint64_t bytes) {
+    const size_t cap = options_.max_body_bytes_in_flight;
+    if (cap == 0) return true;
+    uint64_t used = body_bytes_.load();
+    do {
+      if (used + bytes > cap && used > 0) return false;
+    } while (!body_bytes_.compare_exchange_weak(used, used + bytes));
+    return true;
+  }
+  void ReleaseBody(uint64_t bytes) { body_bytes_.fetch_sub(bytes); }
+
  private:
   void DoAccept() {
     acceptor_.async_accept(asio::make_strand(ioc_), [this](beast::error_code ec, tcp::socket s) {
@@ -137,6 +167,7 @@ class ServerImpl : public Server {
   std::atomic<bool> stopped_{false};
   std::atomic<int64_t> in_flight_{0};
   std::atomic<size_t> connections_{0};
+  std::atomic<uint64_t> body_bytes_{0};
   int port_ = 0;
 };
 
@@ -148,10 +179,26 @@ Session::Session(tcp::socket socket, ServerImpl* server)
   if (!ec) remote_ = absl::StrCat(ep.address().to_string(), ":", ep.port());
 }
 
-Session::~Session() { server_->connections().fetch_sub(1); }
+Session::~Session() {
+  ReleaseReservation();
+  server_->connections().fetch_sub(1);
+}
+
+bool Session::Reserve(uint64_t bytes) {
+  if (!server_->TryReserveBody(bytes)) return false;
+  reserved_ += bytes;
+  return true;
+}
+
+void Session::ReleaseReservation() {
+  if (reserved_ > 0) server_->ReleaseBody(reserved_);
+  reserved_ = 0;
+}
 
 void Session::DoReadHeader() {
   parser_.emplace();
+  chunked_body_.clear();
+  over_budget_ = false;
   parser_->header_limit(kHeaderLimitBytes);
   parser_->body_limit(server_->options().max_body_bytes);
   stream_.expires_after(
@@ -173,6 +220,30 @@ void Session::OnHeader(beast::error_code ec) {
   if (ec == bhttp::error::header_limit) return Fail(431, "request header fields too large");
   if (ec) return Fail(400, absl::StrCat("malformed HTTP request: ", ec.message()));
   auto& req = parser_->get();
+  // Charge the body to the server-wide budget before reading it, so bodies in flight
+  // never hold more memory than configured, however many connections send at once.
+  if (auto length = parser_->content_length(); length.has_value()) {
+    if (*length > 0 && !Reserve(*length)) {
+      over_budget_ = true;
+    }
+  } else if (parser_->chunked()) {
+    const size_t limit = server_->options().max_body_bytes;
+    on_chunk_ = [this, limit](uint64_t, beast::string_view body, beast::error_code& ec) -> size_t {
+      if (chunked_body_.size() + body.size() > limit) {
+        ec = bhttp::error::body_limit;
+        return 0;
+      }
+      if (!Reserve(body.size())) {
+        over_budget_ = true;
+        ec = bhttp::error::body_limit;
+        return 0;
+      }
+      chunked_body_.append(body.data(), body.size());
+      return body.size();
+    };
+    parser_->on_chunk_body(on_chunk_);
+  }
+  if (over_budget_) return RefuseOverBudget();
   if (absl::EqualsIgnoreCase(std::string(req[bhttp::field::expect]), "100-continue")) {
     auto cont = std::make_shared<bhttp::response<bhttp::empty_body>>(bhttp::status::continue_,
                                                                      req.version());
@@ -193,6 +264,7 @@ void Session::DoReadBody() {
 }
 
 void Session::OnBody(beast::error_code ec) {
+  if (ec == bhttp::error::body_limit && over_budget_) return RefuseOverBudget();
   if (ec == bhttp::error::body_limit) {
     return Fail(413, absl::StrCat("request body exceeds the limit of ",
                                   server_->options().max_body_bytes, " bytes"));
@@ -204,6 +276,7 @@ void Session::OnBody(beast::error_code ec) {
   }
   if (ec) return Fail(400, absl::StrCat("malformed HTTP request: ", ec.message()));
 
+  const bool parser_chunked_ = parser_->chunked() && !parser_->content_length().has_value();
   auto msg = parser_->release();
   parser_.reset();
   keep_alive_ = msg.keep_alive();
@@ -219,7 +292,7 @@ void Session::OnBody(beast::error_code ec) {
     r.headers.emplace_back(absl::AsciiStrToLower(std::string(f.name_string())),
                            std::string(f.value()));
   }
-  r.body = std::move(msg.body());
+  r.body = parser_chunked_ ? std::move(chunked_body_) : std::move(msg.body());
   r.remote_address = remote_;
   stream_.expires_never();
 
@@ -266,18 +339,59 @@ void Session::Respond(Response response) {
   bhttp::async_write(stream_, *res,
                      [self = shared_from_this(), res, close](beast::error_code ec, size_t) {
                        self->server_->in_flight().fetch_sub(1);
-                       if (ec || close) return self->Close();
+                       self->ReleaseReservation();
+                       if (ec) return self->Close();
+                       if (close) return self->linger_ ? self->LingerClose() : self->Close();
                        self->DoReadHeader();
                      });
 }
 
-void Session::Fail(int status, std::string message) {
+void Session::Fail(int status, std::string message, int retry_after_seconds) {
   // Errors found while reading: the request stream is out of sync, so answer and close.
   server_->in_flight().fetch_add(1);
   keep_alive_ = false;
-  Response r = Response::Text(status, message + "\n");
+  linger_ = true;
+  const std::string content_type =
+      parser_ ? std::string(parser_->get()[bhttp::field::content_type]) : std::string();
+  Response r = server_->handler()->ErrorResponse(content_type, status, std::move(message),
+                                                 retry_after_seconds);
   r.close_connection = true;
+  if (server_->options().on_early_response) {
+    server_->options().on_early_response(parser_ ? std::string(parser_->get().target()) : "",
+                                         status);
+  }
   Respond(std::move(r));
+}
+
+void Session::RefuseOverBudget() {
+  Fail(429,
+       absl::StrCat("request bodies in flight are at the memory budget (",
+                    server_->options().max_body_bytes_in_flight, " bytes); retry later"),
+       1);
+}
+
+// Like nginx's lingering close: discard what the client still sends for at most 30 s in
+// all and 5 s between reads, then close. Discarded bytes cost no memory.
+void Session::LingerClose() {
+  beast::error_code ec;
+  stream_.socket().shutdown(tcp::socket::shutdown_send, ec);
+  linger_deadline_ = std::chrono::steady_clock::now() + std::chrono::seconds(30);
+  drain_buffer_ = std::make_unique<char[]>(kDrainBufferBytes);
+  Drain();
+}
+
+void Session::Drain() {
+  stream_.expires_after(std::chrono::seconds(5));
+  stream_.async_read_some(asio::buffer(drain_buffer_.get(), kDrainBufferBytes),
+                          [self = shared_from_this()](beast::error_code ec, size_t n) {
+                            self->drained_ += n;
+                            if (ec || std::chrono::steady_clock::now() > self->linger_deadline_) {
+                              beast::error_code ignored;
+                              self->stream_.socket().close(ignored);
+                              return;
+                            }
+                            self->Drain();
+                          });
 }
 
 void Session::Close() {
@@ -293,6 +407,15 @@ std::string_view Request::Header(std::string_view lower_name) const {
     if (k == lower_name) return v;
   }
   return {};
+}
+
+Response Handler::ErrorResponse(std::string_view, int status, std::string message,
+                                int retry_after_seconds) {
+  Response r = Response::Text(status, message + "\n");
+  if (retry_after_seconds > 0) {
+    r.headers.emplace_back("Retry-After", std::to_string(retry_after_seconds));
+  }
+  return r;
 }
 
 Response Response::Text(int status, std::string body) {

@@ -6,7 +6,10 @@
 // is honoured; responses on one connection are sent in request order.
 //
 // Bounds: at most `max_connections` open connections (more are accepted and closed at
-// once), `max_body_bytes` per request, `idle_timeout` per read.
+// once), `max_body_bytes` per request, `max_body_bytes_in_flight` over all connections,
+// `idle_timeout` per read. After an answer given before the body was read (413, 429) the
+// server reads and discards what the client still sends (bounded) before closing, so the
+// client sees the answer rather than a reset.
 #pragma once
 
 #include <cstdint>
@@ -53,6 +56,11 @@ class Handler {
  public:
   virtual ~Handler() = default;
   virtual void Handle(Request request, Responder respond) = 0;
+  // Shapes the answers the server gives by itself (400, 413, 429, 431) so they match what
+  // the handler's clients expect; `content_type` is the request's, possibly empty. The
+  // default is plain text (plus Retry-After when `retry_after_seconds` > 0).
+  virtual Response ErrorResponse(std::string_view content_type, int status, std::string message,
+                                 int retry_after_seconds);
 };
 
 struct ServerOptions {
@@ -61,6 +69,13 @@ struct ServerOptions {
   size_t max_body_bytes = 20u << 20;
   size_t max_connections = 4096;
   absl::Duration idle_timeout = absl::Seconds(120);
+  // Request body bytes all connections may hold at once, from the moment a body starts to
+  // be read until its response is written; a request that would pass it is answered 429
+  // with Retry-After before its body is read. 0 = no limit.
+  size_t max_body_bytes_in_flight = 0;
+  // Told of every answer the server gives by itself (400, 413, 429, 431) with the request
+  // target (may be empty) and the status; for metrics. May be empty.
+  std::function<void(const std::string& target, int status)> on_early_response;
   std::string name = "http";  // for logs
 };
 

@@ -6,6 +6,7 @@
 #include "common/strings.h"
 #include "grpcpp/generic/async_generic_service.h"
 #include "grpcpp/grpcpp.h"
+#include "grpcpp/resource_quota.h"
 #include "ingest/receivers.h"
 #include "ingest/status_mapping.h"
 
@@ -158,6 +159,10 @@ class GrpcReceiverImpl : public GrpcReceiver {
     builder.RegisterCallbackGenericService(&service_);
     builder.SetMaxReceiveMessageSize(static_cast<int>(shared_.options.max_body_bytes));
     builder.SetMaxSendMessageSize(4 << 20);
+    // Bounds what gRPC itself buffers (messages being read before our reactor sees them).
+    grpc::ResourceQuota quota("otlp-grpc");
+    quota.Resize(shared_.options.grpc_memory_quota_bytes);
+    builder.SetResourceQuota(quota);
     server_ = builder.BuildAndStart();
     if (!server_ || port_ == 0) {
       return absl::UnavailableError(absl::StrCat("grpc: cannot listen on ", address));

@@ -16,8 +16,8 @@ constexpr Route kRoutes[] = {{"/v1/traces", SignalType::kTraces},
                              {"/v1/metrics", SignalType::kMetrics},
                              {"/v1/logs", SignalType::kLogs}};
 
-http::Response ErrorResponse(otlp::Encoding encoding, int http_status, grpc::StatusCode code,
-                             std::string_view message, int retry_seconds) {
+http::Response StatusResponse(otlp::Encoding encoding, int http_status, grpc::StatusCode code,
+                              std::string_view message, int retry_seconds) {
   http::Response r;
   r.status = http_status;
   if (encoding == otlp::Encoding::kJson) {
@@ -41,6 +41,17 @@ std::string_view KeyFromAuthorization(std::string_view value) {
   while (!value.empty() && value.front() == ' ') value.remove_prefix(1);
   while (!value.empty() && value.back() == ' ') value.remove_suffix(1);
   return value;
+}
+
+http::Response OtlpHttpHandler::ErrorResponse(std::string_view content_type, int status,
+                                              std::string message, int retry_after_seconds) {
+  auto encoding = otlp::EncodingForContentType(content_type);
+  grpc::StatusCode code = grpc::StatusCode::INVALID_ARGUMENT;
+  if (status == 429) code = grpc::StatusCode::RESOURCE_EXHAUSTED;
+  if (status == 413) code = grpc::StatusCode::RESOURCE_EXHAUSTED;
+  if (status == 503) code = grpc::StatusCode::UNAVAILABLE;
+  return StatusResponse(encoding.ok() ? *encoding : otlp::Encoding::kJson, status, code, message,
+                        retry_after_seconds);
 }
 
 OtlpHttpHandler::OtlpHttpHandler(ReceiverOptions options, tenant::KeyStore* keys,
@@ -76,21 +87,21 @@ void OtlpHttpHandler::Handle(http::Request req, http::Responder respond) {
   const std::string_view auth = req.Header("authorization");
   if (auth.empty()) {
     metrics_->SignalsDropped("", route->type, DropReason::kAuth, 1);
-    return reply(ErrorResponse(reply_encoding, 401, grpc::StatusCode::UNAUTHENTICATED,
-                               "missing API key: send 'Authorization: Bearer <key>'", 0));
+    return reply(StatusResponse(reply_encoding, 401, grpc::StatusCode::UNAUTHENTICATED,
+                                "missing API key: send 'Authorization: Bearer <key>'", 0));
   }
   auto tenant = keys_->Authenticate(KeyFromAuthorization(auth));
   if (!tenant.ok()) {
     metrics_->SignalsDropped("", route->type, DropReason::kAuth, 1);
     const bool internal = tenant.status().code() != absl::StatusCode::kUnauthenticated;
     return reply(
-        ErrorResponse(reply_encoding, internal ? 503 : 401,
-                      internal ? grpc::StatusCode::UNAVAILABLE : grpc::StatusCode::UNAUTHENTICATED,
-                      ToStd(tenant.status().message()), internal ? 1 : 0));
+        StatusResponse(reply_encoding, internal ? 503 : 401,
+                       internal ? grpc::StatusCode::UNAVAILABLE : grpc::StatusCode::UNAUTHENTICATED,
+                       ToStd(tenant.status().message()), internal ? 1 : 0));
   }
   if (!encoding.ok()) {
-    return reply(ErrorResponse(reply_encoding, 415, grpc::StatusCode::INVALID_ARGUMENT,
-                               ToStd(encoding.status().message()), 0));
+    return reply(StatusResponse(reply_encoding, 415, grpc::StatusCode::INVALID_ARGUMENT,
+                                ToStd(encoding.status().message()), 0));
   }
   bool gzip = false;
   const std::string_view ce = req.Header("content-encoding");
@@ -99,7 +110,7 @@ void OtlpHttpHandler::Handle(http::Request req, http::Responder respond) {
     gzip = true;
   } else if (!ce.empty() &&
              !absl::EqualsIgnoreCase(absl::string_view(ce.data(), ce.size()), "identity")) {
-    return reply(ErrorResponse(
+    return reply(StatusResponse(
         reply_encoding, 415, grpc::StatusCode::INVALID_ARGUMENT,
         absl::StrCat("unsupported Content-Encoding '", std::string(ce), "'; use gzip or none"), 0));
   }
@@ -121,16 +132,16 @@ void OtlpHttpHandler::Handle(http::Request req, http::Responder respond) {
       r.body = otlp::EncodeResponse(type, enc, result.rejected, result.message);
       return (*shared_reply)(std::move(r));
     }
-    (*shared_reply)(ErrorResponse(enc, HttpStatusFor(result.outcome), GrpcCodeFor(result.outcome),
-                                  result.message, ShouldRetry(result.outcome) ? retry : 0));
+    (*shared_reply)(StatusResponse(enc, HttpStatusFor(result.outcome), GrpcCodeFor(result.outcome),
+                                   result.message, ShouldRetry(result.outcome) ? retry : 0));
   };
   absl::Status admitted = pipeline_->Submit(ingest);
   if (!admitted.ok()) {
     const Outcome o = admitted.code() == absl::StatusCode::kResourceExhausted
                           ? Outcome::kOverloaded
                           : Outcome::kUnavailable;
-    (*shared_reply)(ErrorResponse(*encoding, HttpStatusFor(o), GrpcCodeFor(o),
-                                  ToStd(admitted.message()), retry));
+    (*shared_reply)(StatusResponse(*encoding, HttpStatusFor(o), GrpcCodeFor(o),
+                                   ToStd(admitted.message()), retry));
   }
 }
 

@@ -100,23 +100,31 @@ Pipeline::Pipeline(PipelineOptions options, wal::Wal* wal, IngestMetrics* metric
 
 Pipeline::~Pipeline() { Shutdown(); }
 
+uint64_t Pipeline::TenantCap() const {
+  return std::max<uint64_t>(1, static_cast<uint64_t>(options_.tenant_share *
+                                                     static_cast<double>(options_.queue_signals)));
+}
+
 absl::Status Pipeline::Submit(IngestRequest& request) {
   const uint64_t bytes = request.body.size();
-  const uint64_t estimate = std::max<uint64_t>(1, bytes / options_.estimate_bytes_per_signal);
+  // One request counts at most a tenant's share, so a single huge request can neither
+  // bypass the share nor hold the whole queue against other tenants.
+  const uint64_t tenant_cap = TenantCap();
+  const uint64_t estimate =
+      std::clamp<uint64_t>(bytes / options_.estimate_bytes_per_signal, 1, tenant_cap);
   const std::string& tenant = request.tenant.tenant_name;
   {
     absl::MutexLock lock(&mu_);
     if (!accepting_) return absl::UnavailableError("server is shutting down");
     std::string refusal;
-    uint64_t& tenant_used = tenant_signals_[request.tenant.tenant_id];
-    const auto tenant_cap =
-        static_cast<uint64_t>(options_.tenant_share * static_cast<double>(options_.queue_signals));
-    if (inflight_signals_ > 0 && inflight_signals_ + estimate > options_.queue_signals) {
+    auto it = tenant_signals_.find(request.tenant.tenant_id);
+    const uint64_t tenant_used = it == tenant_signals_.end() ? 0 : it->second;
+    if (tenant_used + estimate > tenant_cap) {
+      refusal = absl::StrCat("tenant '", tenant, "' holds its share of the ingest queue (",
+                             tenant_cap, " of ", options_.queue_signals, " signals); retry later");
+    } else if (inflight_signals_ + estimate > options_.queue_signals) {
       refusal =
           absl::StrCat("ingest queue is full (", options_.queue_signals, " signals); retry later");
-    } else if (tenant_used > 0 && tenant_used + estimate > tenant_cap) {
-      refusal = absl::StrCat("tenant '", tenant, "' holds its share of the ingest queue (",
-                             tenant_cap, " signals); retry later");
     } else if (inflight_bytes_ > 0 && inflight_bytes_ + bytes > options_.max_inflight_bytes) {
       refusal = absl::StrCat("in-flight request bytes are at the memory budget (",
                              options_.max_inflight_bytes, " bytes); retry later");
@@ -124,13 +132,12 @@ absl::Status Pipeline::Submit(IngestRequest& request) {
       refusal = "the write-ahead log is at its size budget; retry later";
     }
     if (!refusal.empty()) {
-      if (tenant_used == 0) tenant_signals_.erase(request.tenant.tenant_id);
       metrics_->SignalsDropped(tenant, request.type, DropReason::kOverload, estimate);
       return absl::ResourceExhaustedError(refusal);
     }
     inflight_signals_ += estimate;
     inflight_bytes_ += bytes;
-    tenant_used += estimate;
+    tenant_signals_[request.tenant.tenant_id] += estimate;
   }
   auto work = std::make_unique<Work>();
   work->request = std::move(request);
@@ -210,7 +217,7 @@ void Pipeline::DecodeLoop() {
     if (work->reencode) {
       std::string().swap(req.body);
     }
-    const uint64_t actual = std::max<uint64_t>(1, work->decoded.signal_count);
+    const uint64_t actual = std::clamp<uint64_t>(work->decoded.signal_count, 1, TenantCap());
     Resize(*work, actual);
     validate_queue_.Push(std::move(work), actual);
   }

@@ -5,9 +5,10 @@
 // request or refuses it at once (ResourceExhausted), before the body is decoded, when
 // accepting it would pass the ingest queue's signal budget, a tenant's share of it, the
 // in-flight byte budget or the WAL's budgets. Signals are estimated from the body size
-// until decoding tells the real count. Everything a request holds is released when its
-// completion runs, which happens exactly once: after the WAL fsync that covers it
-// (accepted), or when a stage refuses it.
+// until decoding tells the real count; one request counts at most its tenant's share, so
+// an idle tenant is always admitted and no single request can shut other tenants out. Everything a
+// request holds is released when its completion runs, which happens exactly once: after the WAL
+// fsync that covers it (accepted), or when a stage refuses it.
 //
 // Thread-safety: Submit may be called from any thread. Completions run on pipeline or
 // WAL threads and must not block.
@@ -104,6 +105,7 @@ class Pipeline {
   void Finish(WorkPtr work, IngestResult result);
   void Release(const Work& work);
   void Resize(Work& work, uint64_t new_weight);
+  uint64_t TenantCap() const;
 
   const PipelineOptions options_;
   wal::Wal* const wal_;

@@ -20,6 +20,7 @@ namespace observex::ingest {
 struct ReceiverOptions {
   int retry_after_seconds = 1;        // Retry-After / RetryInfo on 429, 503 and their gRPC twins
   size_t max_body_bytes = 20u << 20;  // decompressed limit, also the gRPC message limit
+  size_t grpc_memory_quota_bytes = 256u << 20;  // gRPC transport memory (ResourceQuota)
 };
 
 class OtlpHttpHandler : public http::Handler {
@@ -27,6 +28,9 @@ class OtlpHttpHandler : public http::Handler {
   OtlpHttpHandler(ReceiverOptions options, tenant::KeyStore* keys, Pipeline* pipeline,
                   IngestMetrics* metrics);
   void Handle(http::Request request, http::Responder respond) override;
+  // google.rpc.Status in the request's encoding (JSON when it has none we know).
+  http::Response ErrorResponse(std::string_view content_type, int status, std::string message,
+                               int retry_after_seconds) override;
 
  private:
   ReceiverOptions options_;

@@ -1,11 +1,13 @@
 #include "http/http_server.h"
 
+#include <atomic>
 #include <boost/asio/connect.hpp>
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/asio/read.hpp>
 #include <boost/asio/write.hpp>
 #include <boost/beast/core.hpp>
 #include <boost/beast/http.hpp>
+#include <mutex>
 #include <thread>
 
 #include "gtest/gtest.h"
@@ -24,6 +26,11 @@ class EchoHandler : public Handler {
  public:
   void Handle(Request r, Responder respond) override {
     if (r.path == "/drop") return;  // never answers: the server must answer 500 itself
+    if (r.path == "/hold") {        // answers when the test calls ReleaseHeld()
+      std::lock_guard<std::mutex> lock(mu_);
+      held_.push_back(std::move(respond));
+      return;
+    }
     std::string body = r.method + " " + r.path + " q=" + r.query +
                        " x=" + std::string(r.Header("x-test")) +
                        " len=" + std::to_string(r.body.size()) + " body=" + r.body.substr(0, 16);
@@ -39,8 +46,22 @@ class EchoHandler : public Handler {
   ~EchoHandler() override {
     for (auto& t : threads_) t.join();
   }
+  size_t held() {
+    std::lock_guard<std::mutex> lock(mu_);
+    return held_.size();
+  }
+  void ReleaseHeld() {
+    std::vector<Responder> held;
+    {
+      std::lock_guard<std::mutex> lock(mu_);
+      held.swap(held_);
+    }
+    for (auto& r : held) std::move(r)(Response::Text(200, "released"));
+  }
 
  private:
+  std::mutex mu_;
+  std::vector<Responder> held_;
   std::vector<std::thread> threads_;
 };
 
@@ -50,6 +71,10 @@ class HttpServerTest : public ::testing::Test {
     ServerOptions o;
     o.address = "127.0.0.1:0";
     o.max_body_bytes = 1024;
+    o.max_body_bytes_in_flight = 1500;
+    o.on_early_response = [this](const std::string& target, int status) {
+      last_early_status_.store(status);
+    };
     auto s = Server::Start(o, &handler_);
     ASSERT_TRUE(s.ok()) << s.status();
     server_ = std::move(*s);
@@ -75,9 +100,75 @@ class HttpServerTest : public ::testing::Test {
     return out;
   }
 
+  tcp::socket Connect(asio::io_context& ioc) {
+    tcp::socket sock(ioc);
+    sock.connect(
+        tcp::endpoint(asio::ip::make_address("127.0.0.1"), static_cast<uint16_t>(server_->port())));
+    return sock;
+  }
+
   EchoHandler handler_;
   std::unique_ptr<Server> server_;
+  std::atomic<int> last_early_status_{0};
 };
+
+// A client that sends its whole oversized body before reading (as OTLP exporters do) still
+// gets the 413, not a connection reset.
+TEST_F(HttpServerTest, OversizedBodySentInFullStillSees413) {
+  asio::io_context ioc;
+  tcp::socket sock = Connect(ioc);
+  std::string raw = "POST /v1/traces HTTP/1.1\r\nHost: t\r\nContent-Length: 300000\r\n\r\n";
+  raw += std::string(300000, 'x');
+  beast::error_code ec;
+  asio::write(sock, asio::buffer(raw), ec);
+  EXPECT_FALSE(ec) << ec.message();
+  beast::flat_buffer buf;
+  bhttp::response<bhttp::string_body> res;
+  bhttp::read(sock, buf, res, ec);
+  ASSERT_FALSE(ec) << ec.message();
+  EXPECT_EQ(res.result_int(), 413);
+  EXPECT_EQ(last_early_status_.load(), 413);
+}
+
+TEST_F(HttpServerTest, BodiesOverTheInFlightBudgetAre429BeforeReading) {
+  asio::io_context ioc;
+  // The first request's 1000 bytes stay charged while its handler holds the answer.
+  tcp::socket first = Connect(ioc);
+  asio::write(first, asio::buffer("POST /hold HTTP/1.1\r\nHost: t\r\nContent-Length: 1000\r\n\r\n" +
+                                  std::string(1000, 'a')));
+  while (handler_.held() == 0) std::this_thread::sleep_for(std::chrono::milliseconds(1));
+
+  tcp::socket second = Connect(ioc);
+  asio::write(second, asio::buffer("POST /x HTTP/1.1\r\nHost: t\r\nContent-Length: 800\r\n\r\n" +
+                                   std::string(800, 'b')));
+  beast::flat_buffer buf;
+  bhttp::response<bhttp::string_body> res;
+  bhttp::read(second, buf, res);
+  EXPECT_EQ(res.result_int(), 429);
+  EXPECT_EQ(res[bhttp::field::retry_after], "1");
+  EXPECT_NE(res.body().find("memory budget"), std::string::npos);
+
+  // Chunked bodies are charged as they arrive.
+  tcp::socket third = Connect(ioc);
+  std::string chunked = "POST /x HTTP/1.1\r\nHost: t\r\nTransfer-Encoding: chunked\r\n\r\n";
+  chunked += "258\r\n" + std::string(600, 'c') + "\r\n0\r\n\r\n";
+  asio::write(third, asio::buffer(chunked));
+  beast::flat_buffer buf3;
+  bhttp::response<bhttp::string_body> res3;
+  bhttp::read(third, buf3, res3);
+  EXPECT_EQ(res3.result_int(), 429);
+
+  // Once the first answer is written its bytes are free again.
+  handler_.ReleaseHeld();
+  bhttp::response<bhttp::string_body> res1;
+  beast::flat_buffer buf1;
+  bhttp::read(first, buf1, res1);
+  EXPECT_EQ(res1.result_int(), 200);
+  auto again = Exchange(
+      "POST /y HTTP/1.1\r\nHost: t\r\nContent-Length: 800\r\n\r\n" + std::string(800, 'd'), 1);
+  ASSERT_EQ(again.size(), 1u);
+  EXPECT_EQ(again[0].result_int(), 200);
+}
 
 TEST_F(HttpServerTest, KeepAliveServesSeveralRequestsInOrder) {
   auto res = Exchange(

@@ -261,6 +261,30 @@ TEST_F(PipelineTest, AdmissionEnforcesQueueAndTenantShare) {
   wal_.ReleaseAll();
 }
 
+TEST_F(PipelineTest, OneHugeRequestCountsAtMostItsTenantsShare) {
+  PipelineOptions o;
+  o.queue_signals = 10;
+  o.tenant_share = 0.5;
+  o.estimate_bytes_per_signal = 1;  // every body is estimated far above the whole queue
+  auto p = Make(o);
+  std::vector<std::shared_ptr<Capture>> caps;
+  auto submit = [&](int64_t tenant, int spans) {
+    caps.push_back(std::make_shared<Capture>());
+    auto r = MakeRequest(tenant, Traces(spans), caps.back());
+    return p->Submit(r);
+  };
+  ASSERT_TRUE(submit(1, 20).ok());  // idle tenant: admitted, counted as 5
+  while (wal_.held() < 1) std::this_thread::sleep_for(std::chrono::milliseconds(1));
+  EXPECT_EQ(p->inflight().signals, 5u);  // 20 decoded spans still count only the share
+  absl::Status st = submit(1, 20);
+  EXPECT_EQ(st.code(), absl::StatusCode::kResourceExhausted);
+  EXPECT_NE(st.message().find("holds its share"), absl::string_view::npos) << st;
+  ASSERT_TRUE(submit(2, 20).ok()) << "another tenant must not be shut out";
+  while (wal_.held() < 2) std::this_thread::sleep_for(std::chrono::milliseconds(1));
+  wal_.ReleaseAll();
+  EXPECT_EQ(caps[0]->future.get().accepted, 20u);
+}
+
 TEST_F(PipelineTest, WalRefusalBecomesOverloadAndWalFullIsRefusedAtAdmission) {
   auto p = Make({});
   auto cap = std::make_shared<Capture>();
