@@ -1,5 +1,5 @@
 // The OpenTelemetry JS SDK's own OTLP exporters (unchanged, from npm) send traces,
-// metrics and logs over HTTP/protobuf, HTTP/JSON, HTTP/protobuf+gzip and gRPC to a real
+// metrics and logs over HTTP/protobuf, HTTP/JSON, HTTP/protobuf+gzip, gRPC and gRPC+gzip to a real
 // server. Every item an exporter reported as exported must then be in `observex wal dump`
 // under the tenant its key belongs to, with the content the SDK sent.
 import assert from 'node:assert/strict';
@@ -78,6 +78,11 @@ const PROTOCOLS = {
     traces: () => new TraceGrpc({ url: `http://${server.grpcAddr}`, metadata: grpcMetadata() }),
     metrics: () => new MetricsGrpc({ url: `http://${server.grpcAddr}`, metadata: grpcMetadata() }),
     logs: () => new LogsGrpc({ url: `http://${server.grpcAddr}`, metadata: grpcMetadata() }),
+  },
+  'grpc+gzip': {
+    traces: () => new TraceGrpc({ url: `http://${server.grpcAddr}`, metadata: grpcMetadata(), compression: 'gzip' }),
+    metrics: () => new MetricsGrpc({ url: `http://${server.grpcAddr}`, metadata: grpcMetadata(), compression: 'gzip' }),
+    logs: () => new LogsGrpc({ url: `http://${server.grpcAddr}`, metadata: grpcMetadata(), compression: 'gzip' }),
   },
 };
 
