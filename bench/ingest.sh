@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
 # Ingest benchmark: starts `observex serve` (fsync on) on a temp data dir, then drives it
 # with `observex bench ingest` for each signal type over OTLP/HTTP protobuf and OTLP/gRPC,
-# first flat out, then paced to half of what flat out reached (for the latency figure).
+# first flat out (16 connections), then paced to half of what flat out reached over 4
+# connections (for the latency figure: fewer generator threads competing with the server
+# for the same 2 cores, as a few Collectors would send).
 # Prints one result line per run; docs/benchmarks.md records them.
 #
 #   bench/ingest.sh [build-dir] [seconds]
@@ -39,7 +41,7 @@ for signal in traces logs metrics; do
     echo "$out"
     rate=$(sed -n 's/.*signals_per_sec=\([0-9]*\).*/\1/p' <<<"$out")
     if [[ -n $rate && $rate -gt 0 ]]; then
-      "$bin" bench ingest --signal "$signal" --protocol "$protocol" --connections 16 \
+      "$bin" bench ingest --signal "$signal" --protocol "$protocol" --connections 4 \
         --batch 1000 --duration "$seconds" --api-key "$key" --rate $((rate / 2)) \
         --http-endpoint "http://127.0.0.1:$http_port" --grpc-endpoint "127.0.0.1:$grpc_port" \
         --server-pid "$pid" 2>/dev/null | sed 's/^/half-load /'
