@@ -7,6 +7,11 @@ DATA_DIR   ?= ./data
 FUZZ_SECONDS ?= 20
 CMAKE_FLAGS ?=
 
+# Let ccache reuse objects across checkouts in different directories (a fresh clone in CI
+# hits the cache a developer's build filled).
+export CCACHE_BASEDIR := $(CURDIR)
+export CCACHE_NOHASHDIR := 1
+
 .PHONY: all deps build run test unit-asan fuzz fuzz-smoke e2e-deps bench clean format
 
 all: build

@@ -201,6 +201,7 @@ void HttpWorker(const IngestBenchOptions& o, const std::vector<std::string>& poo
     beast::error_code ec;
     stream.socket().close(ec);
     stream.connect(resolver.resolve(host, port), ec);
+    if (!ec) stream.socket().set_option(tcp::no_delay(true), ec);
     return !ec;
   };
   if (!connect()) {

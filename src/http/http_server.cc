@@ -153,6 +153,8 @@ class ServerImpl : public Server {
         beast::error_code ignored;
         s.close(ignored);  // over the connection bound: refuse rather than queue
       } else {
+        beast::error_code ignored;
+        s.set_option(tcp::no_delay(true), ignored);  // replies are small; never wait on Nagle
         std::make_shared<Session>(std::move(s), this)->Start();
       }
       if (acceptor_.is_open()) DoAccept();

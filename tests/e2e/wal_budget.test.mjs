@@ -1,0 +1,73 @@
+// The WAL's cap on un-checkpointed bytes turns into 429s, never into a full disk: with a
+// small cap, ingest is refused with a message naming the write-ahead log, the WAL
+// directory stays near the cap, the server keeps serving, and everything acknowledged
+// before the refusals is in the WAL.
+import { test, after } from 'node:test';
+import assert from 'node:assert/strict';
+import fs from 'node:fs';
+import path from 'node:path';
+import { startServer, stopAll, walDump } from './lib/server.mjs';
+import { postOtlp, logsRequest, errorStatus } from './lib/otlp.mjs';
+
+after(stopAll);
+
+const CAP = 2 * 1024 * 1024;
+
+function dirBytes(dir) {
+  let total = 0;
+  for (const name of fs.readdirSync(dir)) {
+    const st = fs.statSync(path.join(dir, name));
+    if (st.isFile()) total += st.blocks * 512;  // what the disk really holds (preallocation counts)
+  }
+  return total;
+}
+
+test('un-checkpointed WAL bytes at the cap → 429 naming the WAL, bounded disk, still serving', async () => {
+  const server = await startServer({
+    flags: { 'wal-max-uncheckpointed-bytes': CAP, 'wal-segment-bytes': 512 * 1024 },
+  });
+  try {
+    const key = server.firstKey;
+    const acked = [];
+    let refused = null;
+    // ~40 KiB per request: the cap is reached after about 50 of them.
+    for (let i = 0; i < 400 && !refused; i++) {
+      const id = `wal-budget-${i}`;
+      const records = Array.from({ length: 40 }, (_, j) => ({ body: `${id} ${'x'.repeat(900)} ${j}`, attributes: { 'req.id': id } }));
+      const res = await postOtlp(server.httpUrl, '/v1/logs', { key, body: logsRequest({ records }) });
+      if (res.status === 200) {
+        acked.push(id);
+      } else {
+        refused = res;
+      }
+    }
+    assert.ok(refused, 'the cap was never reached');
+    assert.equal(refused.status, 429);
+    assert.ok(Number(refused.headers['retry-after']) > 0, 'a 429 carries Retry-After');
+    assert.match(errorStatus(refused, 'proto').message, /write-ahead log/);
+    assert.ok(acked.length > 10, `only ${acked.length} requests were accepted before the cap`);
+
+    const walBytes = dirBytes(path.join(server.dataDir, 'wal'));
+    assert.ok(walBytes <= CAP + 2 * 512 * 1024 + 64 * 1024,
+      `the WAL holds ${walBytes} bytes with a cap of ${CAP}`);
+
+    // Refusals are answers: the server still serves health and metrics.
+    const ready = await fetch(`${server.apiUrl}/readyz`);
+    assert.equal(ready.status, 200);
+    // A request of the same size is still refused: nothing checkpoints the WAL yet.
+    const records = Array.from({ length: 40 }, (_, j) => ({ body: `again ${'x'.repeat(900)} ${j}` }));
+    const again = await postOtlp(server.httpUrl, '/v1/logs', { key, body: logsRequest({ records }) });
+    assert.equal(again.status, 429);
+
+    await server.stop();
+    const stored = new Set();
+    for (const rec of await walDump(server.dataDir, { type: 'logs' })) {
+      const id = rec.signal.logRecord.attributes?.find((a) => a.key === 'req.id')?.value?.stringValue;
+      if (id) stored.add(id);
+    }
+    const lost = acked.filter((id) => !stored.has(id));
+    assert.deepEqual(lost, [], 'acknowledged requests missing from the WAL');
+  } finally {
+    await server.dispose();
+  }
+});
