@@ -1,0 +1,704 @@
+#include "storage/codec.h"
+
+#include <zstd.h>
+
+#include <algorithm>
+#include <bit>
+#include <cmath>
+#include <cstring>
+#include <utility>
+#include <vector>
+
+#include "absl/container/flat_hash_map.h"
+#include "absl/strings/str_cat.h"
+#include "storage/bits.h"
+
+namespace observex::storage {
+namespace {
+
+using bits::GetVarint;
+using bits::PutVarint;
+
+constexpr size_t kGroup = 128;  // values per bit-packing group of kDelta
+constexpr int kMaxDecimalExponent = 15;
+constexpr double kPow10[kMaxDecimalExponent + 1] = {1e0, 1e1, 1e2,  1e3,  1e4,  1e5,  1e6,  1e7,
+                                                    1e8, 1e9, 1e10, 1e11, 1e12, 1e13, 1e14, 1e15};
+
+absl::Status Malformed(std::string_view encoding, std::string_view what) {
+  return absl::DataLossError(
+      absl::StrCat("malformed ", std::string(encoding), " block: ", std::string(what)));
+}
+
+absl::Status CheckCount(std::string_view encoding, uint64_t got, size_t want) {
+  if (got == want) return absl::OkStatus();
+  return absl::DataLossError(absl::StrCat("malformed ", std::string(encoding), " block: holds ",
+                                          got, " values, expected ", want));
+}
+
+// ---------------------------------------------------------------------------------------
+// int64 kDelta
+
+uint64_t Residual(const int64_t* v, size_t i, int order) {
+  const auto u = [&](size_t j) { return static_cast<uint64_t>(v[j]); };
+  switch (order) {
+    case 0:
+      return bits::ZigZag(v[i]);
+    case 1:
+      return bits::ZigZag(static_cast<int64_t>(u(i) - u(i - 1)));
+    default:
+      return bits::ZigZag(static_cast<int64_t>((u(i) - u(i - 1)) - (u(i - 1) - u(i - 2))));
+  }
+}
+
+// Packed size in bits of the residuals of `order`.
+uint64_t DeltaCostBits(const int64_t* v, size_t n, int order) {
+  uint64_t total = 0;
+  for (size_t g = order; g < n; g += kGroup) {
+    const size_t end = std::min(n, g + kGroup);
+    uint64_t any = 0;
+    for (size_t i = g; i < end; ++i) any |= Residual(v, i, order);
+    total += 8 + (end - g) * static_cast<uint64_t>(bits::BitWidth(any));
+  }
+  return total;
+}
+
+void EncodeDelta(const int64_t* v, size_t n, std::string* out) {
+  PutVarint(out, n);
+  if (n == 0) return;
+  const int max_order = static_cast<int>(std::min<size_t>(2, n - 1));
+  int order = 0;
+  uint64_t best = DeltaCostBits(v, n, 0);
+  for (int k = 1; k <= max_order; ++k) {
+    const uint64_t cost = DeltaCostBits(v, n, k);
+    if (cost < best) {
+      best = cost;
+      order = k;
+    }
+  }
+  out->push_back(static_cast<char>(order));
+  if (order >= 1) PutVarint(out, bits::ZigZag(v[0]));
+  if (order == 2) {
+    PutVarint(out, bits::ZigZag(static_cast<int64_t>(static_cast<uint64_t>(v[1]) -
+                                                     static_cast<uint64_t>(v[0]))));
+  }
+  uint64_t tmp[kGroup];
+  for (size_t g = order; g < n; g += kGroup) {
+    const size_t k = std::min(n - g, kGroup);
+    uint64_t any = 0;
+    for (size_t i = 0; i < k; ++i) {
+      tmp[i] = Residual(v, g + i, order);
+      any |= tmp[i];
+    }
+    const int width = bits::BitWidth(any);
+    out->push_back(static_cast<char>(width));
+    bits::PackBits(tmp, k, width, out);
+  }
+}
+
+// Decodes the body of a kDelta stream holding `n` values (its count already read and
+// checked), calling emit(const int64_t* values, size_t count) for consecutive runs.
+template <typename Emit>
+absl::Status DecodeDeltaBody(const char** pp, const char* end, size_t n, Emit&& emit) {
+  const char* p = *pp;
+  if (n == 0) return absl::OkStatus();
+  if (p >= end) return Malformed("delta", "missing order");
+  const int order = static_cast<uint8_t>(*p++);
+  if (order > 2 || static_cast<size_t>(order) > n - 1) {
+    return Malformed("delta", absl::StrCat("order ", order, " for ", n, " values"));
+  }
+  uint64_t prev = 0, delta = 0;
+  {
+    int64_t seeds[2];
+    uint64_t z;
+    if (order >= 1) {
+      if (!GetVarint(&p, end, &z)) return Malformed("delta", "truncated first value");
+      prev = static_cast<uint64_t>(bits::UnZigZag(z));
+      seeds[0] = static_cast<int64_t>(prev);
+    }
+    if (order == 2) {
+      if (!GetVarint(&p, end, &z)) return Malformed("delta", "truncated first delta");
+      delta = static_cast<uint64_t>(bits::UnZigZag(z));
+      prev += delta;
+      seeds[1] = static_cast<int64_t>(prev);
+    }
+    if (order > 0) emit(seeds, static_cast<size_t>(order));
+  }
+  alignas(64) uint64_t tmp[kGroup];
+  alignas(64) int64_t vals[kGroup];
+  for (size_t g = order; g < n; g += kGroup) {
+    const size_t k = std::min(n - g, kGroup);
+    if (p >= end) return Malformed("delta", "truncated group header");
+    const int width = static_cast<uint8_t>(*p++);
+    if (width > 64) return Malformed("delta", absl::StrCat("bit width ", width));
+    const size_t bytes = bits::PackedBytes(k, width);
+    if (static_cast<size_t>(end - p) < bytes) return Malformed("delta", "truncated group");
+    bits::UnpackBits(p, static_cast<size_t>(end - p), k, width, tmp);
+    p += bytes;
+    switch (order) {
+      case 0:
+        for (size_t i = 0; i < k; ++i) vals[i] = bits::UnZigZag(tmp[i]);
+        break;
+      case 1:
+        for (size_t i = 0; i < k; ++i) {
+          prev += static_cast<uint64_t>(bits::UnZigZag(tmp[i]));
+          vals[i] = static_cast<int64_t>(prev);
+        }
+        break;
+      default:
+        if (width == 0) {
+          for (size_t i = 0; i < k; ++i) {
+            prev += delta;
+            vals[i] = static_cast<int64_t>(prev);
+          }
+        } else {
+          for (size_t i = 0; i < k; ++i) {
+            delta += static_cast<uint64_t>(bits::UnZigZag(tmp[i]));
+            prev += delta;
+            vals[i] = static_cast<int64_t>(prev);
+          }
+        }
+        break;
+    }
+    emit(vals, k);
+  }
+  *pp = p;
+  return absl::OkStatus();
+}
+
+absl::Status DecodeDelta(const char** p, const char* end, size_t rows, std::vector<int64_t>* out) {
+  uint64_t n;
+  if (!GetVarint(p, end, &n)) return Malformed("delta", "truncated count");
+  if (auto s = CheckCount("delta", n, rows); !s.ok()) return s;
+  out->resize(rows);
+  int64_t* dst = out->data();
+  return DecodeDeltaBody(p, end, rows, [&dst](const int64_t* v, size_t k) {
+    std::memcpy(dst, v, k * sizeof(int64_t));
+    dst += k;
+  });
+}
+
+// ---------------------------------------------------------------------------------------
+// int64 / float64 plain
+
+void EncodePlainInt(const int64_t* v, size_t n, std::string* out) {
+  PutVarint(out, n);
+  for (size_t i = 0; i < n; ++i) PutVarint(out, bits::ZigZag(v[i]));
+}
+
+absl::Status DecodePlainInt(const char** p, const char* end, size_t rows,
+                            std::vector<int64_t>* out) {
+  uint64_t n;
+  if (!GetVarint(p, end, &n)) return Malformed("plain int64", "truncated count");
+  if (auto s = CheckCount("plain int64", n, rows); !s.ok()) return s;
+  out->resize(rows);
+  for (size_t i = 0; i < rows; ++i) {
+    uint64_t z;
+    if (!GetVarint(p, end, &z)) return Malformed("plain int64", "truncated value");
+    (*out)[i] = bits::UnZigZag(z);
+  }
+  return absl::OkStatus();
+}
+
+void EncodePlainFloat(const double* v, size_t n, std::string* out) {
+  PutVarint(out, n);
+  out->append(reinterpret_cast<const char*>(v), n * sizeof(double));
+}
+
+absl::Status DecodePlainFloat(const char** p, const char* end, size_t rows,
+                              std::vector<double>* out) {
+  uint64_t n;
+  if (!GetVarint(p, end, &n)) return Malformed("plain float64", "truncated count");
+  if (auto s = CheckCount("plain float64", n, rows); !s.ok()) return s;
+  if (static_cast<size_t>(end - *p) / sizeof(double) < rows) {
+    return Malformed("plain float64", "truncated values");
+  }
+  out->resize(rows);
+  std::memcpy(out->data(), *p, rows * sizeof(double));
+  *p += rows * sizeof(double);
+  return absl::OkStatus();
+}
+
+// ---------------------------------------------------------------------------------------
+// float64 kGorilla: per value after the first, '0' = same bits; '10' = XOR fits the previous
+// window (same leading-zero count and length); '11' + 6 bits leading zeros + 6 bits
+// (length - 1) + the XOR's meaningful bits.
+
+void EncodeGorilla(const double* v, size_t n, std::string* out) {
+  PutVarint(out, n);
+  if (n == 0) return;
+  bits::BitWriter w(out);
+  uint64_t prev = std::bit_cast<uint64_t>(v[0]);
+  w.Write(prev, 64);
+  int win_lead = -1, win_len = 0;
+  for (size_t i = 1; i < n; ++i) {
+    const uint64_t cur = std::bit_cast<uint64_t>(v[i]);
+    const uint64_t x = cur ^ prev;
+    prev = cur;
+    if (x == 0) {
+      w.Write(0, 1);
+      continue;
+    }
+    const int lead = std::countl_zero(x);
+    const int trail = std::countr_zero(x);
+    if (win_lead >= 0 && lead >= win_lead && trail >= 64 - win_lead - win_len) {
+      w.Write(0b10, 2);
+      w.Write(x >> (64 - win_lead - win_len), win_len);
+      continue;
+    }
+    const int len = 64 - lead - trail;
+    w.Write(0b11, 2);
+    w.Write(static_cast<uint64_t>(lead), 6);
+    w.Write(static_cast<uint64_t>(len - 1), 6);
+    w.Write(x >> trail, len);
+    win_lead = lead;
+    win_len = len;
+  }
+  w.Finish();
+}
+
+absl::Status DecodeGorilla(const char** p, const char* end, size_t rows, std::vector<double>* out) {
+  uint64_t n;
+  if (!GetVarint(p, end, &n)) return Malformed("gorilla", "truncated count");
+  if (auto s = CheckCount("gorilla", n, rows); !s.ok()) return s;
+  out->resize(rows);
+  if (rows == 0) return absl::OkStatus();
+  bits::BitReader r(*p, end);
+  uint64_t cur;
+  if (!r.ReadWide(64, &cur)) return Malformed("gorilla", "truncated first value");
+  double* dst = out->data();
+  dst[0] = std::bit_cast<double>(cur);
+  int win_lead = 0, win_len = 0;
+  bool have_window = false;
+  for (size_t i = 1; i < rows; ++i) {
+    uint64_t ctl;
+    if (!r.Read(1, &ctl)) return Malformed("gorilla", "truncated control bit");
+    if (ctl != 0) {
+      if (!r.Read(1, &ctl)) return Malformed("gorilla", "truncated control bit");
+      if (ctl != 0) {
+        uint64_t hdr;
+        if (!r.Read(12, &hdr)) return Malformed("gorilla", "truncated window");
+        win_lead = static_cast<int>(hdr >> 6);
+        win_len = static_cast<int>(hdr & 63) + 1;
+        if (win_lead + win_len > 64) return Malformed("gorilla", "window past 64 bits");
+        have_window = true;
+      } else if (!have_window) {
+        return Malformed("gorilla", "window reused before one was set");
+      }
+      uint64_t x;
+      if (!r.ReadWide(win_len, &x)) return Malformed("gorilla", "truncated value bits");
+      cur ^= x << (64 - win_lead - win_len);
+    }
+    dst[i] = std::bit_cast<double>(cur);
+  }
+  *p += r.consumed_bytes();
+  return absl::OkStatus();
+}
+
+// ---------------------------------------------------------------------------------------
+// float64 kDecimal
+
+bool ExactAt(double x, int e, int64_t* m) {
+  const double scaled = x * kPow10[e];
+  if (!(std::fabs(scaled) < 9.0e18)) return false;  // also rejects NaN and infinities
+  const int64_t mant = std::llround(scaled);
+  if (std::bit_cast<uint64_t>(static_cast<double>(mant) / kPow10[e]) !=
+      std::bit_cast<uint64_t>(x)) {
+    return false;
+  }
+  *m = mant;
+  return true;
+}
+
+// Fills *mantissas and returns the exponent, or -1 when some value is not m / 10^e.
+int DecimalExponent(const double* v, size_t n, std::vector<int64_t>* mantissas) {
+  int e = 0;
+  int64_t m;
+  for (size_t i = 0; i < n; ++i) {
+    while (!ExactAt(v[i], e, &m)) {
+      if (++e > kMaxDecimalExponent) return -1;
+    }
+  }
+  mantissas->resize(n);
+  for (size_t i = 0; i < n; ++i) {
+    if (!ExactAt(v[i], e, &(*mantissas)[i])) return -1;
+  }
+  return e;
+}
+
+void EncodeDecimal(const int64_t* mantissas, size_t n, int e, std::string* out) {
+  PutVarint(out, n);
+  out->push_back(static_cast<char>(e));
+  EncodeDelta(mantissas, n, out);
+}
+
+absl::Status DecodeDecimal(const char** p, const char* end, size_t rows, std::vector<double>* out) {
+  uint64_t n;
+  if (!GetVarint(p, end, &n)) return Malformed("decimal", "truncated count");
+  if (auto s = CheckCount("decimal", n, rows); !s.ok()) return s;
+  if (*p >= end) return Malformed("decimal", "missing exponent");
+  const int e = static_cast<uint8_t>(*(*p)++);
+  if (e > kMaxDecimalExponent) return Malformed("decimal", absl::StrCat("exponent ", e));
+  if (!GetVarint(p, end, &n)) return Malformed("decimal", "truncated mantissa count");
+  if (auto s = CheckCount("decimal", n, rows); !s.ok()) return s;
+  out->resize(rows);
+  double* dst = out->data();
+  const double scale = kPow10[e];
+  if (e == 0) {
+    return DecodeDeltaBody(p, end, rows, [&dst](const int64_t* v, size_t k) {
+      for (size_t i = 0; i < k; ++i) dst[i] = static_cast<double>(v[i]);
+      dst += k;
+    });
+  }
+  return DecodeDeltaBody(p, end, rows, [&dst, scale](const int64_t* v, size_t k) {
+    for (size_t i = 0; i < k; ++i) dst[i] = static_cast<double>(v[i]) / scale;
+    dst += k;
+  });
+}
+
+// ---------------------------------------------------------------------------------------
+// strings
+
+void EncodePlainStrings(const StringColumn& c, size_t begin, size_t end, std::string* out) {
+  PutVarint(out, end - begin);
+  for (size_t i = begin; i < end; ++i) PutVarint(out, c.at(i).size());
+  const uint64_t from = c.offsets()[begin];
+  const uint64_t to = c.offsets()[end];
+  out->append(c.bytes().data() + from, to - from);
+}
+
+// Reads `n` varint lengths into offsets (n+1 entries starting at 0).
+absl::Status ReadLengths(std::string_view encoding, const char** p, const char* end, size_t n,
+                         std::vector<uint64_t>* offsets) {
+  offsets->resize(n + 1);
+  uint64_t* o = offsets->data();
+  o[0] = 0;
+  uint64_t total = 0;
+  const uint64_t limit = static_cast<uint64_t>(end - *p);
+  for (size_t i = 0; i < n; ++i) {
+    uint64_t len;
+    if (!GetVarint(p, end, &len)) return Malformed(encoding, "truncated length");
+    if (len > limit) return Malformed(encoding, "length past the block");
+    total += len;
+    o[i + 1] = total;
+  }
+  if (total > static_cast<uint64_t>(end - *p)) return Malformed(encoding, "truncated bytes");
+  return absl::OkStatus();
+}
+
+absl::Status DecodePlainStrings(const char** p, const char* end, size_t rows, StringColumn* out) {
+  uint64_t n;
+  if (!GetVarint(p, end, &n)) return Malformed("plain string", "truncated count");
+  if (auto s = CheckCount("plain string", n, rows); !s.ok()) return s;
+  auto& offsets = out->mutable_offsets();
+  if (auto s = ReadLengths("plain string", p, end, rows, &offsets); !s.ok()) return s;
+  const uint64_t total = offsets.back();
+  out->mutable_bytes().assign(*p, total);
+  *p += total;
+  return absl::OkStatus();
+}
+
+// Fills the dictionary (first-occurrence order) and the index of every row; false when
+// more than half the rows are distinct.
+bool BuildDictionary(const StringColumn& c, size_t begin, size_t end,
+                     std::vector<std::string_view>* dict, std::vector<uint64_t>* index) {
+  const size_t n = end - begin;
+  absl::flat_hash_map<std::string_view, uint64_t> ids;
+  index->resize(n);
+  std::string_view last;
+  uint64_t last_id = 0;
+  bool have_last = false;
+  for (size_t i = 0; i < n; ++i) {
+    const std::string_view s = c.at(begin + i);
+    if (have_last && s == last) {
+      (*index)[i] = last_id;
+      continue;
+    }
+    auto [it, inserted] = ids.try_emplace(s, dict->size());
+    if (inserted) {
+      dict->push_back(s);
+      if (dict->size() * 2 > n) return false;
+    }
+    (*index)[i] = it->second;
+    last = s;
+    last_id = it->second;
+    have_last = true;
+  }
+  return true;
+}
+
+void EncodeDictionary(const std::vector<std::string_view>& dict, const std::vector<uint64_t>& index,
+                      std::string* out) {
+  PutVarint(out, index.size());
+  PutVarint(out, dict.size());
+  for (auto s : dict) PutVarint(out, s.size());
+  for (auto s : dict) out->append(s.data(), s.size());
+  const int width = dict.empty() ? 0 : bits::BitWidth(dict.size() - 1);
+  out->push_back(static_cast<char>(width));
+  bits::PackBits(index.data(), index.size(), width, out);
+}
+
+absl::Status DecodeDictionary(const char** p, const char* end, size_t rows, StringColumn* out) {
+  uint64_t n, d;
+  if (!GetVarint(p, end, &n)) return Malformed("dictionary", "truncated count");
+  if (auto s = CheckCount("dictionary", n, rows); !s.ok()) return s;
+  if (!GetVarint(p, end, &d)) return Malformed("dictionary", "truncated dictionary size");
+  if (d > rows || (rows > 0 && d == 0)) {
+    return Malformed("dictionary", absl::StrCat(d, " entries for ", rows, " rows"));
+  }
+  std::vector<uint64_t> dict_offsets;
+  if (auto s = ReadLengths("dictionary", p, end, d, &dict_offsets); !s.ok()) return s;
+  const char* dict_bytes = *p;
+  *p += dict_offsets.back();
+  if (*p >= end) return Malformed("dictionary", "missing index width");
+  const int width = static_cast<uint8_t>(*(*p)++);
+  const int expect = d == 0 ? 0 : bits::BitWidth(d - 1);
+  if (width != expect) {
+    return Malformed("dictionary", absl::StrCat("index width ", width, " for ", d, " entries"));
+  }
+  const size_t packed = bits::PackedBytes(rows, width);
+  if (static_cast<size_t>(end - *p) < packed) return Malformed("dictionary", "truncated index");
+  std::vector<uint64_t> index(rows);
+  bits::UnpackBits(*p, static_cast<size_t>(end - *p), rows, width, index.data());
+  *p += packed;
+  uint64_t total = 0;
+  for (uint64_t id : index) {
+    if (id >= d) return Malformed("dictionary", absl::StrCat("index ", id, " of ", d));
+    total += dict_offsets[id + 1] - dict_offsets[id];
+  }
+  auto& offsets = out->mutable_offsets();
+  auto& bytes = out->mutable_bytes();
+  offsets.resize(rows + 1);
+  bytes.resize(total);
+  offsets[0] = 0;
+  uint64_t at = 0;
+  for (size_t i = 0; i < rows; ++i) {
+    const uint64_t from = dict_offsets[index[i]];
+    const uint64_t len = dict_offsets[index[i] + 1] - from;
+    std::memcpy(bytes.data() + at, dict_bytes + from, len);
+    at += len;
+    offsets[i + 1] = at;
+  }
+  return absl::OkStatus();
+}
+
+Encoding DefaultEncoding(ColumnType type) {
+  switch (type) {
+    case ColumnType::kInt64:
+      return Encoding::kDelta;
+    case ColumnType::kFloat64:
+      return Encoding::kDecimal;
+    case ColumnType::kString:
+      break;
+  }
+  return Encoding::kDictionary;
+}
+
+}  // namespace
+
+std::string_view EncodingName(Encoding encoding) {
+  switch (encoding) {
+    case Encoding::kPlain:
+      return "plain";
+    case Encoding::kDelta:
+      return "delta";
+    case Encoding::kGorilla:
+      return "gorilla";
+    case Encoding::kDecimal:
+      return "decimal";
+    case Encoding::kDictionary:
+      return "dictionary";
+  }
+  return "unknown";
+}
+
+std::string_view CompressionName(Compression compression) {
+  switch (compression) {
+    case Compression::kNone:
+      return "none";
+    case Compression::kZstd:
+      return "zstd";
+  }
+  return "unknown";
+}
+
+bool EncodingFits(Encoding encoding, ColumnType type) {
+  switch (encoding) {
+    case Encoding::kPlain:
+      return true;
+    case Encoding::kDelta:
+      return type == ColumnType::kInt64;
+    case Encoding::kGorilla:
+    case Encoding::kDecimal:
+      return type == ColumnType::kFloat64;
+    case Encoding::kDictionary:
+      return type == ColumnType::kString;
+  }
+  return false;
+}
+
+Encoding EncodeColumn(const Column& column, size_t begin, size_t end, Encoding preferred,
+                      std::string* out) {
+  const ColumnType type = TypeOf(column);
+  if (!EncodingFits(preferred, type)) preferred = DefaultEncoding(type);
+  const size_t n = end - begin;
+  switch (type) {
+    case ColumnType::kInt64: {
+      const int64_t* v = std::get<0>(column).data() + begin;
+      if (preferred == Encoding::kPlain) {
+        EncodePlainInt(v, n, out);
+      } else {
+        EncodeDelta(v, n, out);
+      }
+      return preferred;
+    }
+    case ColumnType::kFloat64: {
+      const double* v = std::get<1>(column).data() + begin;
+      if (preferred == Encoding::kDecimal) {
+        std::vector<int64_t> mantissas;
+        const int e = DecimalExponent(v, n, &mantissas);
+        if (e >= 0) {
+          EncodeDecimal(mantissas.data(), n, e, out);
+          return Encoding::kDecimal;
+        }
+        preferred = Encoding::kGorilla;
+      }
+      if (preferred == Encoding::kGorilla) {
+        EncodeGorilla(v, n, out);
+      } else {
+        EncodePlainFloat(v, n, out);
+      }
+      return preferred;
+    }
+    case ColumnType::kString: {
+      const auto& c = std::get<2>(column);
+      if (preferred == Encoding::kDictionary) {
+        std::vector<std::string_view> dict;
+        std::vector<uint64_t> index;
+        if (BuildDictionary(c, begin, end, &dict, &index)) {
+          EncodeDictionary(dict, index, out);
+          return Encoding::kDictionary;
+        }
+      }
+      EncodePlainStrings(c, begin, end, out);
+      return Encoding::kPlain;
+    }
+  }
+  return preferred;
+}
+
+absl::Status DecodeColumn(std::string_view in, ColumnType type, Encoding encoding, size_t rows,
+                          Column* out) {
+  if (!EncodingFits(encoding, type)) {
+    return absl::InvalidArgumentError(absl::StrCat("encoding ", static_cast<int>(encoding),
+                                                   " cannot hold a ",
+                                                   std::string(ColumnTypeName(type)), " column"));
+  }
+  if (TypeOf(*out) != type) *out = MakeColumn(type);
+  const char* p = in.data();
+  const char* end = in.data() + in.size();
+  absl::Status s;
+  switch (type) {
+    case ColumnType::kInt64: {
+      auto* v = &std::get<0>(*out);
+      s = encoding == Encoding::kPlain ? DecodePlainInt(&p, end, rows, v)
+                                       : DecodeDelta(&p, end, rows, v);
+      break;
+    }
+    case ColumnType::kFloat64: {
+      auto* v = &std::get<1>(*out);
+      switch (encoding) {
+        case Encoding::kPlain:
+          s = DecodePlainFloat(&p, end, rows, v);
+          break;
+        case Encoding::kGorilla:
+          s = DecodeGorilla(&p, end, rows, v);
+          break;
+        default:
+          s = DecodeDecimal(&p, end, rows, v);
+          break;
+      }
+      break;
+    }
+    case ColumnType::kString: {
+      auto* v = &std::get<2>(*out);
+      s = encoding == Encoding::kPlain ? DecodePlainStrings(&p, end, rows, v)
+                                       : DecodeDictionary(&p, end, rows, v);
+      break;
+    }
+  }
+  if (!s.ok()) return s;
+  if (p != end) {
+    return absl::DataLossError(absl::StrCat("malformed ", std::string(EncodingName(encoding)),
+                                            " block: ", end - p, " bytes after the last value"));
+  }
+  return absl::OkStatus();
+}
+
+// ---------------------------------------------------------------------------------------
+// zstd
+
+struct BlockCompressor::Ctx {
+  ZSTD_CCtx* cctx = ZSTD_createCCtx();
+  ~Ctx() { ZSTD_freeCCtx(cctx); }
+};
+
+BlockCompressor::BlockCompressor(int zstd_level)
+    : ctx_(std::make_unique<Ctx>()), level_(zstd_level) {}
+BlockCompressor::~BlockCompressor() = default;
+
+Compression BlockCompressor::Compress(std::string_view raw, std::string* out) {
+  constexpr size_t kMinCompressible = 64;
+  if (raw.size() >= kMinCompressible && ctx_->cctx != nullptr) {
+    out->resize(ZSTD_compressBound(raw.size()));
+    const size_t n =
+        ZSTD_compressCCtx(ctx_->cctx, out->data(), out->size(), raw.data(), raw.size(), level_);
+    if (!ZSTD_isError(n) && n < raw.size() - raw.size() / 32) {
+      out->resize(n);
+      return Compression::kZstd;
+    }
+  }
+  out->assign(raw.data(), raw.size());
+  return Compression::kNone;
+}
+
+struct BlockDecompressor::Ctx {
+  ZSTD_DCtx* dctx = ZSTD_createDCtx();
+  ~Ctx() { ZSTD_freeDCtx(dctx); }
+};
+
+BlockDecompressor::BlockDecompressor() : ctx_(std::make_unique<Ctx>()) {}
+BlockDecompressor::~BlockDecompressor() = default;
+
+absl::Status BlockDecompressor::Decompress(std::string_view stored, Compression compression,
+                                           size_t raw_len, std::string_view* raw) {
+  switch (compression) {
+    case Compression::kNone:
+      if (stored.size() != raw_len) {
+        return absl::DataLossError(
+            absl::StrCat("uncompressed block holds ", stored.size(), " bytes, expected ", raw_len));
+      }
+      *raw = stored;
+      return absl::OkStatus();
+    case Compression::kZstd: {
+      if (ctx_->dctx == nullptr)
+        return absl::ResourceExhaustedError("cannot allocate zstd context");
+      buffer_.resize(raw_len);
+      const size_t n =
+          ZSTD_decompressDCtx(ctx_->dctx, buffer_.data(), raw_len, stored.data(), stored.size());
+      if (ZSTD_isError(n)) {
+        return absl::DataLossError(
+            absl::StrCat("zstd block does not decompress: ", ZSTD_getErrorName(n)));
+      }
+      if (n != raw_len) {
+        return absl::DataLossError(
+            absl::StrCat("zstd block decompresses to ", n, " bytes, expected ", raw_len));
+      }
+      *raw = std::string_view(buffer_.data(), raw_len);
+      return absl::OkStatus();
+    }
+  }
+  return absl::DataLossError(
+      absl::StrCat("unknown block compression ", static_cast<int>(compression)));
+}
+
+}  // namespace observex::storage

@@ -1,0 +1,101 @@
+// Column encodings of the storage engine: how one block of one column becomes bytes and back.
+// Every value round-trips bit-exactly (floats by their bit pattern: NaN payloads, -0.0 and
+// Prometheus's stale marker included). An encoded block starts with its row count; decoders
+// check every length and index against the input they are given and report malformed input
+// as DataLoss, never by reading out of bounds. docs/part-format.md specifies the byte layouts.
+//
+// Encodings are applied first; a block compressor (zstd) then runs over the encoded bytes.
+//
+// Thread-safety: the free functions are thread-safe. BlockCompressor/BlockDecompressor own a
+// zstd context each and must be used by one thread at a time.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <string_view>
+
+#include "absl/status/status.h"
+#include "storage/column.h"
+
+namespace observex::storage {
+
+// On-disk ids: never renumber.
+enum class Encoding : uint8_t {
+  // int64: zigzag varints. float64: 8-byte little-endian words. string: varint lengths, then
+  // the bytes.
+  kPlain = 1,
+  // int64: k-th order differences (k = 0, 1 or 2, whichever packs smallest for the block;
+  // k = 2 is delta-of-delta, what regular timestamps get), zigzagged and bit-packed in
+  // groups of 128 with one width per group.
+  kDelta = 2,
+  // float64: XOR with the previous value, Gorilla-style variable-length bit stream.
+  kGorilla = 3,
+  // float64: every value is m / 10^e for one e in [0, 15] and int64 m; m stored as kDelta.
+  // Counters and most gauges qualify; the writer falls back to kGorilla otherwise.
+  kDecimal = 4,
+  // string: the distinct values once, then bit-packed indices.
+  kDictionary = 5,
+};
+
+enum class Compression : uint8_t { kNone = 0, kZstd = 1 };
+
+std::string_view EncodingName(Encoding encoding);
+std::string_view CompressionName(Compression compression);
+// Whether `encoding` can hold a column of `type` (what decoders accept).
+bool EncodingFits(Encoding encoding, ColumnType type);
+
+// Appends the encoding of rows [begin, end) of `column` to *out and returns the encoding
+// used. `preferred` is a hint: kDecimal falls back to kGorilla when a value is not a short
+// decimal, kDictionary falls back to kPlain when more than half the values are distinct;
+// an encoding that does not fit the column's type is replaced by the type's default
+// (int64 kDelta, float64 kDecimal, string kDictionary).
+Encoding EncodeColumn(const Column& column, size_t begin, size_t end, Encoding preferred,
+                      std::string* out);
+
+// Decodes a block of exactly `rows` values into *out, replacing its content and type.
+// DataLoss when the bytes are malformed or hold another row count; InvalidArgument when
+// `encoding` does not fit `type`.
+absl::Status DecodeColumn(std::string_view in, ColumnType type, Encoding encoding, size_t rows,
+                          Column* out);
+
+// Compresses encoded blocks with a reused zstd context.
+class BlockCompressor {
+ public:
+  explicit BlockCompressor(int zstd_level = 3);
+  ~BlockCompressor();
+  BlockCompressor(const BlockCompressor&) = delete;
+  BlockCompressor& operator=(const BlockCompressor&) = delete;
+
+  // Replaces *out with the stored form of `raw` and returns how it is stored: kNone when
+  // compressing would not save at least 1/32 of the bytes (small or incompressible blocks),
+  // which also saves the decompression on every read.
+  Compression Compress(std::string_view raw, std::string* out);
+
+ private:
+  struct Ctx;
+  std::unique_ptr<Ctx> ctx_;
+  int level_;
+};
+
+class BlockDecompressor {
+ public:
+  BlockDecompressor();
+  ~BlockDecompressor();
+  BlockDecompressor(const BlockDecompressor&) = delete;
+  BlockDecompressor& operator=(const BlockDecompressor&) = delete;
+
+  // Returns the raw bytes of a stored block: `stored` itself for kNone, else the
+  // decompressed bytes in a buffer owned by this object (valid until the next call).
+  // DataLoss when the block does not decompress to exactly `raw_len` bytes.
+  absl::Status Decompress(std::string_view stored, Compression compression, size_t raw_len,
+                          std::string_view* raw);
+
+ private:
+  struct Ctx;
+  std::unique_ptr<Ctx> ctx_;
+  std::string buffer_;
+};
+
+}  // namespace observex::storage
