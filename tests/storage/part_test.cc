@@ -1,0 +1,404 @@
+#include "storage/part.h"
+
+#include <gtest/gtest.h>
+
+#include <random>
+#include <set>
+#include <string>
+
+#include "absl/strings/match.h"
+#include "storage/bloom.h"
+#include "storage/manifest.h"
+#include "test_util.h"
+
+namespace observex::storage {
+namespace {
+
+namespace fs = std::filesystem;
+using testing::TempDir;
+
+constexpr int64_t kTenant = 7;
+constexpr int32_t kDay = 19'700;  // 2023-12-09
+
+PartWriteOptions Options(std::string name, uint32_t block_rows = 64) {
+  PartWriteOptions o;
+  o.tenant_id = kTenant;
+  o.day = kDay;
+  o.name = std::move(name);
+  o.block_rows = block_rows;
+  o.fsync = false;
+  o.wal_range = WalRange{100, 4000};
+  return o;
+}
+
+// Every column of every block, concatenated.
+ColumnBatch ReadAll(const PartReader& part) {
+  ColumnBatch out = part.schema().NewBatch();
+  BlockReadContext ctx;
+  for (size_t c = 0; c < out.columns.size(); ++c) {
+    for (size_t b = 0; b < part.num_blocks(); ++b) {
+      Column block;
+      auto s = part.ReadBlock(static_cast<int>(c), b, ctx, &block);
+      EXPECT_TRUE(s.ok()) << s;
+      std::vector<uint32_t> all(RowCount(block));
+      std::iota(all.begin(), all.end(), 0u);
+      if (s.ok()) AppendRows(block, all, out.columns[c]);
+    }
+  }
+  return out;
+}
+
+// The first error reading every block of every column, or OK.
+absl::Status ReadEverything(const PartReader& part) {
+  BlockReadContext ctx;
+  for (size_t c = 0; c < part.manifest().columns.size(); ++c) {
+    for (size_t b = 0; b < part.num_blocks(); ++b) {
+      Column block;
+      if (auto s = part.ReadBlock(static_cast<int>(c), b, ctx, &block); !s.ok()) return s;
+    }
+  }
+  return absl::OkStatus();
+}
+
+TEST(PartNames, DayDirectoriesAndPartNames) {
+  EXPECT_EQ(DayDirName(0), "1970-01-01");
+  EXPECT_EQ(DayDirName(-1), "1969-12-31");
+  EXPECT_EQ(DayDirName(kDay), "2023-12-09");
+  EXPECT_EQ(PartName(42), "p-00000000000000000042");
+  EXPECT_EQ(DayDir("/d", 12, Table::kLogs, 0), fs::path("/d/12/logs/1970-01-01"));
+  EXPECT_EQ(SpansSchema().DayOf(-1), -1);
+  EXPECT_EQ(SpansSchema().DayOf(0), 0);
+  EXPECT_EQ(SamplesSchema().DayOf(86'400'000), 1);
+  EXPECT_EQ(SamplesSchema().DayOf(86'399'999), 0);
+}
+
+TEST(Part, EveryTableRoundTripsSortedByItsKey) {
+  for (const TableSchema* schema : {&SpansSchema(), &LogsSchema(), &SamplesSchema()}) {
+    for (size_t n : {size_t{1}, size_t{63}, size_t{64}, size_t{65}, size_t{1000}}) {
+      SCOPED_TRACE(std::string(TableName(schema->table)) + " n=" + std::to_string(n));
+      std::mt19937_64 rng(n * 31 + static_cast<uint64_t>(schema->table));
+      TempDir dir;
+      const ColumnBatch rows = testing::RandomRows(*schema, rng, n, kDay);
+      auto m = WritePart(dir.path(), *schema, rows, Options("p1"));
+      ASSERT_TRUE(m.ok()) << m.status();
+      EXPECT_EQ(m->rows, n);
+      EXPECT_EQ(m->blocks.size(), (n + 63) / 64);
+
+      const fs::path part_dir = DayDir(dir.path(), kTenant, schema->table, kDay) / "p1";
+      auto part = PartReader::Open(part_dir, *schema, kTenant);
+      ASSERT_TRUE(part.ok()) << part.status();
+      EXPECT_EQ((*part)->manifest(), *m);
+      const ColumnBatch expected = testing::Permute(rows, testing::SortKeyOrder(*schema, rows));
+      EXPECT_TRUE(testing::SameBatch(ReadAll(**part), expected));
+    }
+  }
+}
+
+TEST(Part, ManifestRecordsTheSparseIndexAndCounts) {
+  std::mt19937_64 rng(11);
+  TempDir dir;
+  const TableSchema& schema = SpansSchema();
+  const ColumnBatch rows = testing::RandomRows(schema, rng, 500, kDay);
+  auto m = WritePart(dir.path(), schema, rows, Options("p1", 100));
+  ASSERT_TRUE(m.ok()) << m.status();
+  const ColumnBatch sorted = testing::Permute(rows, testing::SortKeyOrder(schema, rows));
+  const auto& times = std::get<0>(sorted.columns[schema.time_column]);
+  ASSERT_EQ(m->blocks.size(), 5u);
+  for (size_t b = 0; b < 5; ++b) {
+    const BlockMeta& blk = m->blocks[b];
+    EXPECT_EQ(blk.rows, 100u);
+    const auto first = times.begin() + static_cast<long>(b * 100);
+    EXPECT_EQ(blk.min_time, *std::min_element(first, first + 100));
+    EXPECT_EQ(blk.max_time, *std::max_element(first, first + 100));
+    EXPECT_EQ(std::get<std::string>(blk.first_key[0]), std::get<2>(sorted.columns[0]).at(b * 100));
+    EXPECT_EQ(std::get<std::string>(blk.last_key[1]),
+              std::get<2>(sorted.columns[1]).at(b * 100 + 99));
+    EXPECT_EQ(std::get<int64_t>(blk.first_key[2]), times[b * 100]);
+  }
+  EXPECT_EQ(m->wal_range, (WalRange{100, 4000}));
+  EXPECT_EQ(m->tenant_id, kTenant);
+  EXPECT_EQ(m->day, kDay);
+  for (const auto& c : m->columns) {
+    EXPECT_EQ(c.file_bytes, fs::file_size(DayDir(dir.path(), kTenant, Table::kSpans, kDay) / "p1" /
+                                          ColumnFileName(c.name)))
+        << c.name;
+    EXPECT_GT(c.raw_bytes, 0u) << c.name;
+  }
+}
+
+TEST(Part, DirectoryHoldsOneFilePerColumnAndNoTemporaryLeftovers) {
+  std::mt19937_64 rng(12);
+  TempDir dir;
+  const TableSchema& schema = LogsSchema();
+  auto m =
+      WritePart(dir.path(), schema, testing::RandomRows(schema, rng, 10, kDay), Options("p-1"));
+  ASSERT_TRUE(m.ok()) << m.status();
+  const fs::path day_dir = dir.path() / "7" / "logs" / "2023-12-09";
+  std::set<std::string> entries;
+  for (const auto& e : fs::directory_iterator(day_dir)) entries.insert(e.path().filename());
+  EXPECT_EQ(entries, std::set<std::string>{"p-1"});
+  std::set<std::string> files;
+  for (const auto& e : fs::directory_iterator(day_dir / "p-1")) files.insert(e.path().filename());
+  std::set<std::string> expected = {"MANIFEST", "trace_id.bloom"};
+  for (const auto& c : schema.columns) expected.insert(c.name + ".col");
+  EXPECT_EQ(files, expected);
+}
+
+TEST(Part, WritesWithFsyncToo) {
+  std::mt19937_64 rng(13);
+  TempDir dir;
+  PartWriteOptions o = Options("synced");
+  o.fsync = true;
+  auto m = WritePart(dir.path(), SamplesSchema(),
+                     testing::RandomRows(SamplesSchema(), rng, 50, kDay), o);
+  ASSERT_TRUE(m.ok()) << m.status();
+  auto part = PartReader::Open(DayDir(dir.path(), kTenant, Table::kSamples, kDay) / "synced",
+                               SamplesSchema(), kTenant);
+  ASSERT_TRUE(part.ok()) << part.status();
+  EXPECT_TRUE(ReadEverything(**part).ok());
+}
+
+TEST(Part, RejectsBadInput) {
+  std::mt19937_64 rng(14);
+  TempDir dir;
+  const TableSchema& schema = SpansSchema();
+  ColumnBatch rows = testing::RandomRows(schema, rng, 10, kDay);
+
+  EXPECT_EQ(WritePart(dir.path(), schema, schema.NewBatch(), Options("empty")).status().code(),
+            absl::StatusCode::kInvalidArgument);
+  for (const std::string& bad :
+       std::vector<std::string>{"", ".hidden", "a/b", "x y", "..", std::string(201, 'a')}) {
+    EXPECT_EQ(WritePart(dir.path(), schema, rows, Options(bad)).status().code(),
+              absl::StatusCode::kInvalidArgument)
+        << bad;
+  }
+  PartWriteOptions wrong_day = Options("day");
+  wrong_day.day = kDay + 1;
+  auto s = WritePart(dir.path(), schema, rows, wrong_day).status();
+  EXPECT_EQ(s.code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_TRUE(absl::StrContains(s.message(), "outside day")) << s;
+  PartWriteOptions no_tenant = Options("t");
+  no_tenant.tenant_id = 0;
+  EXPECT_EQ(WritePart(dir.path(), schema, rows, no_tenant).status().code(),
+            absl::StatusCode::kInvalidArgument);
+  // Another table's batch.
+  EXPECT_EQ(WritePart(dir.path(), SamplesSchema(), rows, Options("x")).status().code(),
+            absl::StatusCode::kInvalidArgument);
+  // Unequal column lengths.
+  ColumnBatch ragged = rows;
+  std::get<0>(ragged.columns[schema.time_column]).push_back(0);
+  EXPECT_EQ(WritePart(dir.path(), schema, ragged, Options("r")).status().code(),
+            absl::StatusCode::kInvalidArgument);
+
+  ASSERT_TRUE(WritePart(dir.path(), schema, rows, Options("once")).ok());
+  EXPECT_EQ(WritePart(dir.path(), schema, rows, Options("once")).status().code(),
+            absl::StatusCode::kAlreadyExists);
+  // Nothing but the one good part was left behind.
+  std::set<std::string> entries;
+  for (const auto& e : fs::directory_iterator(DayDir(dir.path(), kTenant, Table::kSpans, kDay))) {
+    entries.insert(e.path().filename());
+  }
+  EXPECT_EQ(entries, std::set<std::string>{"once"});
+}
+
+TEST(Part, RemoveTemporaryPartsDeletesInterruptedWrites) {
+  TempDir dir;
+  const fs::path day = DayDir(dir.path(), kTenant, Table::kSpans, kDay);
+  fs::create_directories(day / ".tmp-p-3");
+  testing::WriteBytes(day / ".tmp-p-3" / "name.col", "half");
+  fs::create_directories(day / "p-2");
+  ASSERT_TRUE(RemoveTemporaryParts(day).ok());
+  EXPECT_FALSE(fs::exists(day / ".tmp-p-3"));
+  EXPECT_TRUE(fs::exists(day / "p-2"));
+}
+
+TEST(Part, OpenChecksTenantAndTable) {
+  std::mt19937_64 rng(15);
+  TempDir dir;
+  ASSERT_TRUE(WritePart(dir.path(), LogsSchema(), testing::RandomRows(LogsSchema(), rng, 5, kDay),
+                        Options("p"))
+                  .ok());
+  const fs::path p = DayDir(dir.path(), kTenant, Table::kLogs, kDay) / "p";
+  EXPECT_EQ(PartReader::Open(p, LogsSchema(), kTenant + 1).status().code(),
+            absl::StatusCode::kDataLoss);
+  EXPECT_EQ(PartReader::Open(p, SpansSchema(), kTenant).status().code(),
+            absl::StatusCode::kDataLoss);
+  EXPECT_EQ(PartReader::Open(dir.path() / "nope", LogsSchema(), kTenant).status().code(),
+            absl::StatusCode::kNotFound);
+}
+
+// ---------------------------------------------------------------------------------------
+// corruption
+
+class PartCorruption : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    std::mt19937_64 rng(16);
+    rows_ = testing::RandomRows(SpansSchema(), rng, 300, kDay);
+    auto m = WritePart(dir_.path(), SpansSchema(), rows_, Options("p", 50));
+    ASSERT_TRUE(m.ok()) << m.status();
+    part_dir_ = DayDir(dir_.path(), kTenant, Table::kSpans, kDay) / "p";
+  }
+  TempDir dir_;
+  ColumnBatch rows_;
+  fs::path part_dir_;
+};
+
+TEST_F(PartCorruption, FlippedManifestBytesAreDataLossNamingTheManifest) {
+  const fs::path file = part_dir_ / kManifestFileName;
+  const std::string good = testing::ReadBytes(file);
+  // Every byte of the fixed prefix, the start of the body and the checksum, then a sample.
+  std::vector<size_t> positions;
+  for (size_t i = 0; i < 96; ++i) positions.push_back(i);
+  for (size_t i = good.size() - 8; i < good.size(); ++i) positions.push_back(i);
+  std::mt19937_64 rng(20);
+  for (int i = 0; i < 200; ++i) positions.push_back(rng() % good.size());
+  for (size_t i : positions) {
+    std::string bad = good;
+    bad[i] = static_cast<char>(bad[i] ^ (1 << (i % 8)));
+    testing::WriteBytes(file, bad);
+    auto part = PartReader::Open(part_dir_, SpansSchema(), kTenant);
+    ASSERT_EQ(part.status().code(), absl::StatusCode::kDataLoss) << "byte " << i;
+    ASSERT_TRUE(absl::StrContains(part.status().message(), file.string())) << part.status();
+  }
+  testing::WriteBytes(file, good.substr(0, good.size() - 1));
+  EXPECT_EQ(PartReader::Open(part_dir_, SpansSchema(), kTenant).status().code(),
+            absl::StatusCode::kDataLoss);
+  testing::WriteBytes(file, good);
+  EXPECT_TRUE(PartReader::Open(part_dir_, SpansSchema(), kTenant).ok());
+}
+
+TEST_F(PartCorruption, FlippedColumnBytesAreDataLossNamingTheColumnFile) {
+  std::mt19937_64 rng(17);
+  for (const auto& spec : SpansSchema().columns) {
+    const fs::path file = part_dir_ / ColumnFileName(spec.name);
+    const std::string good = testing::ReadBytes(file);
+    for (int trial = 0; trial < 8; ++trial) {
+      // Headers, payloads, first and last bytes.
+      const size_t at = trial == 0 ? 0 : trial == 1 ? good.size() - 1 : rng() % good.size();
+      testing::FlipByte(file, at, static_cast<uint8_t>(1 + rng() % 255));
+      auto part = PartReader::Open(part_dir_, SpansSchema(), kTenant);
+      ASSERT_TRUE(part.ok()) << "the manifest is intact: " << part.status();
+      const absl::Status s = ReadEverything(**part);
+      ASSERT_EQ(s.code(), absl::StatusCode::kDataLoss) << spec.name << " byte " << at;
+      ASSERT_TRUE(absl::StrContains(s.message(), file.string())) << s;
+      testing::WriteBytes(file, good);
+    }
+  }
+}
+
+TEST_F(PartCorruption, TruncatedOrMissingColumnFileIsReported) {
+  const fs::path file = part_dir_ / ColumnFileName("name");
+  const std::string good = testing::ReadBytes(file);
+  testing::WriteBytes(file, good.substr(0, good.size() - 3));
+  auto part = PartReader::Open(part_dir_, SpansSchema(), kTenant);
+  ASSERT_TRUE(part.ok());
+  absl::Status s = ReadEverything(**part);
+  EXPECT_EQ(s.code(), absl::StatusCode::kDataLoss) << s;
+  EXPECT_TRUE(absl::StrContains(s.message(), file.string())) << s;
+  fs::remove(file);
+  part = PartReader::Open(part_dir_, SpansSchema(), kTenant);
+  ASSERT_TRUE(part.ok());
+  s = ReadEverything(**part);
+  EXPECT_EQ(s.code(), absl::StatusCode::kNotFound) << s;
+  EXPECT_TRUE(absl::StrContains(s.message(), file.string())) << s;
+}
+
+TEST_F(PartCorruption, FlippedBloomFilterIsDataLoss) {
+  const fs::path file = part_dir_ / BloomFileName("trace_id");
+  testing::FlipByte(file, 20);
+  auto part = PartReader::Open(part_dir_, SpansSchema(), kTenant);
+  ASSERT_TRUE(part.ok());
+  auto r = (*part)->MayContain("x");
+  EXPECT_EQ(r.status().code(), absl::StatusCode::kDataLoss);
+  EXPECT_TRUE(absl::StrContains(r.status().message(), file.string())) << r.status();
+}
+
+// ---------------------------------------------------------------------------------------
+// bloom
+
+TEST(Bloom, NoFalseNegativesAndFewFalsePositives) {
+  std::mt19937_64 rng(18);
+  BloomFilter f(5000);
+  std::vector<std::string> keys;
+  for (int i = 0; i < 5000; ++i) keys.push_back(testing::RandomBytes(rng, 16));
+  for (const auto& k : keys) f.Add(k);
+  auto parsed = BloomFilter::Parse(f.Serialize());
+  ASSERT_TRUE(parsed.ok()) << parsed.status();
+  for (const auto& k : keys) ASSERT_TRUE(parsed->MayContain(k));
+  int fp = 0;
+  for (int i = 0; i < 20000; ++i) fp += parsed->MayContain(testing::RandomBytes(rng, 16));
+  EXPECT_LT(fp, 20000 * 3 / 100) << "false-positive rate above 3 %";
+  EXPECT_FALSE(BloomFilter(0).MayContain("anything"));
+}
+
+TEST(Bloom, ParseRejectsDamage) {
+  BloomFilter f(10);
+  f.Add("a");
+  const std::string good = f.Serialize();
+  for (size_t i = 0; i < good.size(); ++i) {
+    std::string bad = good;
+    bad[i] ^= 0x01;
+    EXPECT_EQ(BloomFilter::Parse(bad).status().code(), absl::StatusCode::kDataLoss) << i;
+  }
+  EXPECT_EQ(BloomFilter::Parse(good.substr(0, 10)).status().code(), absl::StatusCode::kDataLoss);
+}
+
+TEST(Part, BloomFilterKnowsEveryTraceIdOfThePart) {
+  std::mt19937_64 rng(19);
+  TempDir dir;
+  const ColumnBatch rows = testing::RandomRows(SpansSchema(), rng, 400, kDay);
+  ASSERT_TRUE(WritePart(dir.path(), SpansSchema(), rows, Options("p")).ok());
+  auto part = PartReader::Open(DayDir(dir.path(), kTenant, Table::kSpans, kDay) / "p",
+                               SpansSchema(), kTenant);
+  ASSERT_TRUE(part.ok());
+  const auto& ids = std::get<2>(rows.columns[SpansSchema().IndexOf("trace_id")]);
+  for (size_t i = 0; i < ids.size(); ++i) {
+    auto r = (*part)->MayContain(ids.at(i));
+    ASSERT_TRUE(r.ok()) << r.status();
+    ASSERT_TRUE(*r);
+  }
+  auto samples = PartReader::Open(DayDir(dir.path(), kTenant, Table::kSpans, kDay) / "p",
+                                  SpansSchema(), kTenant);
+  int hits = 0;
+  for (int i = 0; i < 1000; ++i) hits += *(*samples)->MayContain(testing::RandomBytes(rng, 16));
+  EXPECT_LT(hits, 50);
+}
+
+// ---------------------------------------------------------------------------------------
+// manifest codec
+
+TEST(Manifest, RoundTripsAndRejectsTrailingGarbage) {
+  Manifest m;
+  m.table = Table::kLogs;
+  m.tenant_id = 99;
+  m.day = -3;
+  m.part_name = "p-1";
+  m.level = 2;
+  m.created_unix_nanos = 123;
+  m.wal_range = WalRange{5, 9};
+  m.rows = 3;
+  m.min_time = -10;
+  m.max_time = 10;
+  m.block_rows = 2;
+  m.columns = {{"service", ColumnType::kString, 10, 20, 30}, {"time", ColumnType::kInt64, 1, 2, 3}};
+  m.sort_key = {0, 1};
+  m.time_column = 1;
+  m.bloom_column = -1;
+  BlockMeta b1{2, -10, 0, {std::string("a"), int64_t{-10}}, {std::string("b"), int64_t{0}}, {}};
+  b1.columns = {{0, 5, 6, Encoding::kDictionary, Compression::kZstd},
+                {0, 1, 1, Encoding::kDelta, Compression::kNone}};
+  BlockMeta b2 = b1;
+  b2.rows = 1;
+  m.blocks = {b1, b2};
+  const std::string bytes = EncodeManifest(m);
+  auto back = DecodeManifest(bytes);
+  ASSERT_TRUE(back.ok()) << back.status();
+  EXPECT_EQ(*back, m);
+  EXPECT_EQ(DecodeManifest(bytes + "x").status().code(), absl::StatusCode::kDataLoss);
+  m.rows = 4;  // blocks hold 3
+  EXPECT_EQ(DecodeManifest(EncodeManifest(m)).status().code(), absl::StatusCode::kDataLoss);
+}
+
+}  // namespace
+}  // namespace observex::storage
