@@ -136,10 +136,12 @@ struct MetricFamily {
 };
 
 struct MetricsBatch {
-  // Sorted by labels (query::CompareLabels); no two series have equal labels, and none is
-  // empty. target_info series are included.
+  // In order of first appearance in the request (so the same request always gives the same
+  // order); no two series have equal labels, and none is empty. target_info series are
+  // included.
   std::vector<Series> series;
-  // Sorted by labels; disjoint from `series` (they carry no suffix and no `le`).
+  // In order of first appearance; no two with equal labels. A separate table: a gauge named
+  // like an exponential histogram family can have the same labels as one of these.
   std::vector<ExponentialHistogramSeries> exponential_histograms;
   // Sorted by name; the first description seen for a name is kept.
   std::vector<MetricFamily> families;

@@ -1,6 +1,7 @@
 // Request builders and result renderers for the metrics model tests.
 #pragma once
 
+#include <algorithm>
 #include <bit>
 #include <cmath>
 #include <cstdint>
@@ -172,6 +173,11 @@ inline MetricsBatch ConvertOrDie(const MetricsRequest& request,
     ADD_FAILURE() << b.status();
     return MetricsBatch{};
   }
+  auto by_labels = [](const auto& x, const auto& y) {
+    return query::CompareLabels(x.labels, y.labels) < 0;
+  };
+  std::sort(b->series.begin(), b->series.end(), by_labels);
+  std::sort(b->exponential_histograms.begin(), b->exponential_histograms.end(), by_labels);
   return std::move(*b);
 }
 

@@ -482,21 +482,19 @@ TEST(Convert, StaleNumberWithoutValueIsAccepted) {
   EXPECT_TRUE(query::IsStaleNaN(batch.series[0].samples[0].value));
 }
 
-TEST(Convert, SeriesAreSortedWithFingerprints) {
+TEST(Convert, SeriesComeInFirstAppearanceOrderWithFingerprints) {
   RequestBuilder b;
-  for (const char* v : {"c", "a", "b"}) b.Gauge("z", 1, {{"k", v}});
+  for (const char* v : {"c", "a", "b", "a"}) b.Gauge("z", 1, {{"k", v}});
   b.Gauge("a", 1);
-  MetricsBatch batch = ConvertOrDie(b.request());
-  ASSERT_EQ(batch.series.size(), 4u);
-  for (size_t i = 0; i < batch.series.size(); ++i) {
-    EXPECT_EQ(batch.series[i].fingerprint, Fingerprint(batch.series[i].labels));
-    if (i > 0) {
-      EXPECT_LT(query::CompareLabels(batch.series[i - 1].labels, batch.series[i].labels), 0);
-    }
-  }
-  EXPECT_EQ(batch.series[0].labels.Get("__name__"), "a");
-  EXPECT_EQ(batch.series[1].labels.Get("k"), "a");
-  EXPECT_EQ(batch.sample_count(), 4u);
+  absl::StatusOr<MetricsBatch> batch = ConvertMetrics(b.request(), ConvertOptions{});
+  ASSERT_TRUE(batch.ok());
+  ASSERT_EQ(batch->series.size(), 4u);
+  EXPECT_EQ(batch->series[0].labels.Get("k"), "c");
+  EXPECT_EQ(batch->series[1].labels.Get("k"), "a");
+  EXPECT_EQ(batch->series[2].labels.Get("k"), "b");
+  EXPECT_EQ(batch->series[3].labels.Get("__name__"), "a");
+  for (const Series& s : batch->series) EXPECT_EQ(s.fingerprint, Fingerprint(s.labels));
+  EXPECT_EQ(batch->sample_count(), 4u);  // the repeated z{k="a"} merged
 }
 
 TEST(Convert, OptionsAreValidated) {

@@ -266,8 +266,10 @@ bool IsMetricName(std::string_view s) {
 
 template <typename S>
 void CheckSeries(const std::vector<S>& series, const std::string& ctx) {
+  std::set<std::string> keys;
   for (size_t i = 0; i < series.size(); ++i) {
     const S& s = series[i];
+    EXPECT_TRUE(keys.insert(s.labels.Key()).second) << ctx << " duplicate " << s.labels.String();
     ASSERT_FALSE(s.labels.empty()) << ctx;
     EXPECT_EQ(s.fingerprint, Fingerprint(s.labels)) << ctx;
     EXPECT_TRUE(IsMetricName(s.labels.Get("__name__"))) << ctx << " " << s.labels.String();
@@ -278,11 +280,6 @@ void CheckSeries(const std::vector<S>& series, const std::string& ctx) {
       if (l.name.starts_with("__")) {
         EXPECT_EQ(l.name, "__name__") << ctx;
       }
-    }
-    if (i > 0) {
-      // Strictly sorted, hence no two series with equal labels.
-      EXPECT_LT(query::CompareLabels(series[i - 1].labels, s.labels), 0)
-          << ctx << " " << series[i - 1].labels.String() << " vs " << s.labels.String();
     }
   }
 }
