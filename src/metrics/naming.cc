@@ -265,8 +265,9 @@ void AppendJsonString(std::string_view s, std::string* out) {
         out->append("\\t");
         break;
       default:
-        // Control characters and the HTML-sensitive <, >, & as \u00XX, like Go's encoder.
-        if (c < 0x20 || c == '<' || c == '>' || c == '&') {
+        // Other control characters as \u00XX; <, > and & stay as they are, as in the OTLP
+        // collector's rendering (which turns HTML escaping off).
+        if (c < 0x20) {
           out->append("\\u00");
           out->push_back(kHex[c >> 4]);
           out->push_back(kHex[c & 0xf]);

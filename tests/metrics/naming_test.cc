@@ -175,11 +175,11 @@ TEST(AttributeValueString, EveryKind) {
   b->mutable_value()->set_int_value(1);
   auto* a = kv.mutable_kvlist_value()->add_values();
   a->set_key("a");
-  a->mutable_value()->set_string_value("x<y\n");
+  a->mutable_value()->set_string_value("x<y\n\x01");
   auto* b2 = kv.mutable_kvlist_value()->add_values();
   b2->set_key("b");
   b2->mutable_value()->set_int_value(2);  // the last duplicate wins
-  EXPECT_EQ(AttributeValueString(kv), R"({"a":"x\u003cy\n","b":2})");
+  EXPECT_EQ(AttributeValueString(kv), R"({"a":"x<y\n\u0001","b":2})");
 }
 
 TEST(ToValidUtf8, ReplacesInvalidSequences) {
