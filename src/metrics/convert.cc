@@ -35,8 +35,6 @@ double SampleValue(double v) { return std::isnan(v) ? std::bit_cast<double>(kNor
 
 int64_t NanosToMillis(uint64_t ns) { return static_cast<int64_t>(ns / 1'000'000); }
 
-std::string_view AttributeKey(const pb_common::KeyValue& kv) { return kv.key(); }
-
 // Label set construction --------------------------------------------------------------------
 
 // Turns attributes into labels sorted by name with unique names. Keys are sanitised (with
@@ -49,7 +47,7 @@ std::vector<query::Label> AttributeLabels(const KeyValues& kvs, std::string_view
   std::vector<std::pair<std::string_view, std::string>> raw;  // key, value
   raw.reserve(kvs.size());
   for (const pb_common::KeyValue& kv : kvs) {
-    std::string_view key = AttributeKey(kv);
+    std::string_view key = kv.key();
     if (key.empty()) {
       ++stats->dropped_attributes;
       continue;
@@ -91,7 +89,7 @@ std::vector<query::Label> AttributeLabels(const KeyValues& kvs, std::string_view
 const pb_common::AnyValue* FindAttribute(const KeyValues& kvs, std::string_view key) {
   const pb_common::AnyValue* found = nullptr;
   for (const pb_common::KeyValue& kv : kvs) {
-    if (AttributeKey(kv) == key) found = &kv.value();  // the last duplicate wins
+    if (kv.key() == key) found = &kv.value();  // the last duplicate wins
   }
   return found;
 }
@@ -225,7 +223,8 @@ class Converter {
     }
     if (!options_.promote_resource_attributes.empty()) {
       const auto& promote = options_.promote_resource_attributes;
-      // Collisions and empty keys here were (or will be) counted by target_info already.
+      // Empty keys and collisions among resource attributes are counted once per resource,
+      // by target_info; not again here.
       ConversionStats scratch;
       rc.promoted = AttributeLabels(
           attrs, "",
@@ -275,9 +274,14 @@ class Converter {
     if (points == 0) return;
     stats_.rejected[static_cast<size_t>(reason)] += points;
     if (stats_.first_rejection.empty()) {
-      stats_.first_rejection = absl::StrCat(
-          "resourceMetrics[", path_.resource, "].scopeMetrics[", path_.scope, "].metrics[",
-          path_.metric, "] ", query::QuoteGo(metric.name()), ": ", std::string(detail));
+      // The message goes to logs and responses: a huge name is cut.
+      constexpr size_t kMaxName = 200;
+      std::string_view name = metric.name();
+      std::string shown = query::QuoteGo(name.substr(0, kMaxName));
+      if (name.size() > kMaxName) shown += "...";
+      stats_.first_rejection =
+          absl::StrCat("resourceMetrics[", path_.resource, "].scopeMetrics[", path_.scope,
+                       "].metrics[", path_.metric, "] ", shown, ": ", std::string(detail));
     }
   }
 

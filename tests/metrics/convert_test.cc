@@ -472,6 +472,16 @@ TEST(Convert, PointsWithoutTimeOrValueAndUnnamableMetricsAreRejected) {
   EXPECT_TRUE(batch.families.empty());
 }
 
+TEST(Convert, RejectionMessageCutsHugeNames) {
+  RequestBuilder b;
+  b.Gauge(std::string(5000, '.'), 1);
+  MetricsBatch batch = ConvertOrDie(b.request());
+  EXPECT_EQ(batch.stats.rejected_for(RejectReason::kInvalidMetricName), 1u);
+  EXPECT_LT(batch.stats.first_rejection.size(), 400u);
+  EXPECT_THAT(batch.stats.first_rejection,
+              HasSubstr(std::string(200, '.') + "\"...: the metric name"));
+}
+
 TEST(Convert, StaleNumberWithoutValueIsAccepted) {
   RequestBuilder b;
   pbm::NumberDataPoint* p = b.Gauge("g", 1);
