@@ -13,16 +13,22 @@
 //   ratios     only full-precision ratios (the float encoding's worst realistic case).
 // Timestamps are in ms; each series has its own phase and 10 % of its scrapes land 1-2 ms
 // early or late.
+#include <unistd.h>
+
 #include <algorithm>
 #include <array>
 #include <cmath>
 #include <cstdint>
+#include <cstdlib>
+#include <filesystem>
 #include <random>
 #include <string>
 #include <vector>
 
 #include "benchmark/benchmark.h"
 #include "storage/codec.h"
+#include "storage/part.h"
+#include "storage/scan.h"
 #include "wal/crc32c.h"
 
 namespace {
@@ -218,12 +224,76 @@ void BM_DecodeSamples(benchmark::State& state, Mix mix) {
       static_cast<double>(e.stored_bytes) / static_cast<double>(e.samples);
 }
 
+// The same samples as a part on disk (series_id, time, value; the page cache warm), scanned
+// in sort-key order projecting time and value: file reads, checksums, decompression,
+// decoding and batch assembly. "bytes_per_sample" here is the whole part directory
+// (all three column files and the manifest) over samples.
+void BM_ScanPartSamples(benchmark::State& state, Mix mix) {
+  namespace fs = std::filesystem;
+  using namespace observex::storage;
+  const Samples& s = Data(mix);
+  const char* env = std::getenv("OBX_STORAGE_BENCH_DIR");
+  const fs::path root = (env != nullptr ? fs::path(env) : fs::temp_directory_path()) /
+                        ("obx_storage_bench_" + std::to_string(::getpid()));
+  fs::remove_all(root);
+  ColumnBatch rows = SamplesSchema().NewBatch();
+  auto& ids = std::get<0>(rows.columns[0]);
+  for (size_t i = 0; i < s.t.size(); ++i)
+    ids.push_back(static_cast<int64_t>(i / kSamplesPerSeries));
+  std::get<0>(rows.columns[1]) = s.t;
+  std::get<1>(rows.columns[2]) = s.v;
+  PartWriteOptions o;
+  o.tenant_id = 1;
+  o.day = SamplesSchema().DayOf(s.t.front());
+  o.name = "bench";
+  o.fsync = false;
+  auto m = WritePart(root, SamplesSchema(), rows, o);
+  if (!m.ok()) {
+    state.SkipWithError(std::string(m.status().message()).c_str());
+    return;
+  }
+  const fs::path dir = DayDir(root, 1, Table::kSamples, o.day) / "bench";
+  uint64_t disk = 0;
+  for (const auto& e : fs::directory_iterator(dir)) disk += e.file_size();
+  auto part = PartReader::Open(dir, SamplesSchema(), 1);
+  if (!part.ok()) {
+    state.SkipWithError(std::string(part.status().message()).c_str());
+    return;
+  }
+  uint64_t total = 0;
+  for (auto _ : state) {
+    ScanOptions so;
+    so.columns = {"time", "value"};
+    so.order = ScanOrder::kSortKey;
+    auto scan = PartScan::Create(*part, so);
+    ColumnBatch batch;
+    uint64_t n = 0;
+    while (true) {
+      auto more = (*scan)->Next(&batch);
+      if (!more.ok()) {
+        state.SkipWithError(std::string(more.status().message()).c_str());
+        break;
+      }
+      if (!*more) break;
+      n += batch.rows();
+    }
+    total = n;
+    benchmark::DoNotOptimize(n);
+  }
+  fs::remove_all(root);
+  state.counters["samples"] =
+      benchmark::Counter(static_cast<double>(total), benchmark::Counter::kIsIterationInvariantRate);
+  state.counters["bytes_per_sample"] = static_cast<double>(disk) / static_cast<double>(total);
+}
+
 BENCHMARK_CAPTURE(BM_EncodeSamples, realistic, Mix::kRealistic)->Unit(benchmark::kMillisecond);
 BENCHMARK_CAPTURE(BM_EncodeSamples, counters, Mix::kCounters)->Unit(benchmark::kMillisecond);
 BENCHMARK_CAPTURE(BM_EncodeSamples, ratios, Mix::kRatios)->Unit(benchmark::kMillisecond);
 BENCHMARK_CAPTURE(BM_DecodeSamples, realistic, Mix::kRealistic)->Unit(benchmark::kMillisecond);
 BENCHMARK_CAPTURE(BM_DecodeSamples, counters, Mix::kCounters)->Unit(benchmark::kMillisecond);
 BENCHMARK_CAPTURE(BM_DecodeSamples, ratios, Mix::kRatios)->Unit(benchmark::kMillisecond);
+BENCHMARK_CAPTURE(BM_ScanPartSamples, realistic, Mix::kRealistic)->Unit(benchmark::kMillisecond);
+BENCHMARK_CAPTURE(BM_ScanPartSamples, counters, Mix::kCounters)->Unit(benchmark::kMillisecond);
 
 }  // namespace
 
