@@ -65,6 +65,7 @@ constexpr auto kUnpackTable = MakeTable(std::make_integer_sequence<int, 56>{});
 }  // namespace
 
 void UnpackBits(const char* in, size_t in_len, size_t n, int width, uint64_t* out) {
+  if (n == 0) return;
   if (width == 0) {
     std::memset(out, 0, n * sizeof(uint64_t));
     return;

@@ -213,7 +213,7 @@ absl::Status DecodePlainFloat(const char** p, const char* end, size_t rows,
     return Malformed("plain float64", "truncated values");
   }
   out->resize(rows);
-  std::memcpy(out->data(), *p, rows * sizeof(double));
+  if (rows > 0) std::memcpy(out->data(), *p, rows * sizeof(double));
   *p += rows * sizeof(double);
   return absl::OkStatus();
 }

@@ -133,8 +133,11 @@ std::vector<std::vector<int64_t>> IntCases(std::mt19937_64& rng, size_t n) {
   for (auto& x : v) x = -42;
   cases.push_back(v);
   // Runs of random values with sudden jumps (series ids after sorting).
-  int64_t s = 0;
-  for (auto& x : v) x = s += (rng() % 50 == 0) ? static_cast<int64_t>(rng() >> 2) : 0;
+  uint64_t s = 0;
+  for (auto& x : v) {
+    if (rng() % 50 == 0) s += rng() >> 20;
+    x = static_cast<int64_t>(s);
+  }
   cases.push_back(v);
   return cases;
 }
