@@ -3,12 +3,13 @@
 #include <re2/re2.h>
 
 #include <algorithm>
+#include <numeric>
 #include <queue>
 #include <utility>
 
 #include "absl/container/flat_hash_set.h"
 #include "absl/strings/str_cat.h"
-#include "storage/attributes.h"
+#include "storage/filter.h"
 
 namespace observex::storage {
 
@@ -66,51 +67,6 @@ Predicate Predicate::Attribute(std::string column, std::string key, PredicateOp 
   return p;
 }
 
-struct PartScan::Compiled {
-  int column = -1;
-  bool on_attribute = false;
-  std::string key;
-  PredicateOp op = PredicateOp::kEqual;
-  bool negate = false;
-  std::string value;
-  int64_t min = 0, max = 0;
-  std::vector<int64_t> values;  // sorted
-  std::unique_ptr<RE2> re;
-
-  bool IsStringOp() const { return op != PredicateOp::kRange && op != PredicateOp::kIn; }
-
-  bool MatchString(std::string_view s) const {
-    bool m;
-    switch (op) {
-      case PredicateOp::kEqual:
-        m = s == value;
-        break;
-      case PredicateOp::kContains:
-        m = s.find(value) != std::string_view::npos;
-        break;
-      case PredicateOp::kRegex:
-        m = RE2::FullMatch(re2::StringPiece(s.data(), s.size()), *re);
-        break;
-      default:
-        m = RE2::PartialMatch(re2::StringPiece(s.data(), s.size()), *re);
-        break;
-    }
-    return m != negate;
-  }
-  bool MatchInt(int64_t v) const {
-    const bool m = op == PredicateOp::kRange ? (v >= min && v <= max)
-                                             : std::binary_search(values.begin(), values.end(), v);
-    return m != negate;
-  }
-  // Cheap predicates run first so expensive ones see fewer rows.
-  int Cost() const {
-    if (!IsStringOp()) return 0;
-    int c = op == PredicateOp::kRegex || op == PredicateOp::kRegexFind ? 3 : 1;
-    if (on_attribute) c += 1;
-    return c;
-  }
-};
-
 namespace {
 
 int CompareValue(const SortKeyValue& a, const SortKeyValue& b) {
@@ -132,109 +88,32 @@ int ComparePrefix(const SortKey& key, const std::vector<SortKeyValue>& prefix) {
   return 0;
 }
 
-std::string OpName(PredicateOp op) {
-  switch (op) {
-    case PredicateOp::kEqual:
-      return "equal";
-    case PredicateOp::kRegex:
-      return "regex";
-    case PredicateOp::kRegexFind:
-      return "regex find";
-    case PredicateOp::kContains:
-      return "contains";
-    case PredicateOp::kRange:
-      return "range";
-    case PredicateOp::kIn:
-      return "in";
-  }
-  return "unknown";
-}
-
 }  // namespace
 
 // ---------------------------------------------------------------------------------------
 // construction
 
-PartScan::PartScan(Passkey, std::shared_ptr<const PartReader> part, ScanOptions options)
-    : part_(std::move(part)), options_(std::move(options)) {}
+PartScan::PartScan(Passkey, std::shared_ptr<const PartReader> part, ScanOptions options,
+                   std::unique_ptr<RowFilter> filter)
+    : part_(std::move(part)), options_(std::move(options)), filter_(std::move(filter)) {}
 PartScan::~PartScan() = default;
 
 absl::StatusOr<std::unique_ptr<PartScan>> PartScan::Create(std::shared_ptr<const PartReader> part,
                                                            ScanOptions options) {
   if (part == nullptr) return absl::InvalidArgumentError("scan of a null part");
-  const TableSchema& schema = part->schema();
-  const std::string table(TableName(schema.table));
   if (options.max_batch_rows == 0) {
     return absl::InvalidArgumentError("max_batch_rows must be at least 1");
   }
-  auto scan = std::make_unique<PartScan>(Passkey(), std::move(part), std::move(options));
-  const ScanOptions& o = scan->options_;
-  if (o.columns.empty()) {
-    for (size_t c = 0; c < schema.columns.size(); ++c) {
-      scan->projection_.push_back(static_cast<int>(c));
-      scan->names_.push_back(schema.columns[c].name);
-    }
-  } else {
-    absl::flat_hash_set<std::string> seen;
-    for (const auto& name : o.columns) {
-      const int c = schema.IndexOf(name);
-      if (c < 0) {
-        return absl::InvalidArgumentError(
-            absl::StrCat("table ", table, " has no column '", name, "'"));
-      }
-      if (!seen.insert(name).second) {
-        return absl::InvalidArgumentError(absl::StrCat("column '", name, "' projected twice"));
-      }
-      scan->projection_.push_back(c);
-      scan->names_.push_back(name);
-    }
-  }
-  for (const Predicate& p : o.predicates) {
-    auto c = std::make_unique<Compiled>();
-    c->column = schema.IndexOf(p.column);
-    if (c->column < 0) {
-      return absl::InvalidArgumentError(
-          absl::StrCat("predicate on unknown column '", p.column, "' of table ", table));
-    }
-    const ColumnSpec& spec = schema.columns[c->column];
-    c->op = p.op;
-    c->negate = p.negate;
-    c->value = p.value;
-    c->min = p.min;
-    c->max = p.max;
-    c->values = p.values;
-    std::sort(c->values.begin(), c->values.end());
-    c->on_attribute = !p.attribute.empty();
-    c->key = p.attribute;
-    if (c->on_attribute && !spec.attributes) {
-      return absl::InvalidArgumentError(absl::StrCat(
-          "column '", p.column, "' is not an attribute map; it has no key '", p.attribute, "'"));
-    }
-    const bool wants_string = c->IsStringOp();
-    const bool is_string = spec.type == ColumnType::kString;
-    const bool is_int = spec.type == ColumnType::kInt64;
-    if ((wants_string && !is_string) || (!wants_string && !is_int) ||
-        (!wants_string && c->on_attribute)) {
-      return absl::InvalidArgumentError(absl::StrCat(
-          "predicate ", OpName(p.op), " does not apply to column '", p.column, "' (",
-          std::string(ColumnTypeName(spec.type)), c->on_attribute ? " attribute" : "", ")"));
-    }
-    if (p.op == PredicateOp::kRegex || p.op == PredicateOp::kRegexFind) {
-      RE2::Options re_opts;
-      re_opts.set_log_errors(false);
-      re_opts.set_dot_nl(true);
-      re_opts.set_max_mem(8 << 20);
-      c->re = std::make_unique<RE2>(re2::StringPiece(p.value.data(), p.value.size()), re_opts);
-      if (!c->re->ok()) {
-        return absl::InvalidArgumentError(absl::StrCat("invalid regular expression '", p.value,
-                                                       "' for column '", p.column,
-                                                       "': ", c->re->error()));
-      }
-    }
-    scan->predicates_.push_back(std::move(c));
-  }
-  std::stable_sort(scan->predicates_.begin(), scan->predicates_.end(),
-                   [](const auto& a, const auto& b) { return a->Cost() < b->Cost(); });
+  const TableSchema& schema = part->schema();
+  auto filter = RowFilter::Compile(schema, options.predicates, options.min_time, options.max_time);
+  if (!filter.ok()) return filter.status();
+  std::vector<int> projection;
+  std::vector<std::string> names;
+  if (auto s = ResolveProjection(schema, options.columns, &projection, &names); !s.ok()) return s;
+  auto scan = std::make_unique<PartScan>(Passkey(), std::move(part), std::move(options),
+                                         std::make_unique<RowFilter>(*std::move(filter)));
+  scan->projection_ = std::move(projection);
+  scan->names_ = std::move(names);
   return scan;
 }
 
@@ -249,8 +128,9 @@ absl::Status PartScan::Prepare() {
     stats_.blocks_pruned_by_index = m.blocks.size();
     return absl::OkStatus();
   }
+  const auto& predicates = filter_->predicates();
   if (schema.bloom_column >= 0) {
-    for (const auto& p : predicates_) {
+    for (const auto& p : predicates) {
       if (p->column == schema.bloom_column && p->op == PredicateOp::kEqual && !p->negate &&
           !p->on_attribute) {
         auto may = part_->MayContain(p->value);
@@ -267,11 +147,11 @@ absl::Status PartScan::Prepare() {
   // on the next column.
   std::vector<SortKeyValue> prefix;
   const size_t key_columns = schema.sort_key.size() - 1;  // the time column is last
-  const Compiled* next_range = nullptr;
+  const CompiledPredicate* next_range = nullptr;
   for (size_t j = 0; j < key_columns; ++j) {
     const int col = schema.sort_key[j];
     bool found = false;
-    for (const auto& p : predicates_) {
+    for (const auto& p : predicates) {
       if (p->column != col || p->negate || p->on_attribute) continue;
       if (p->op == PredicateOp::kEqual) {
         prefix.emplace_back(p->value);
@@ -286,7 +166,7 @@ absl::Status PartScan::Prepare() {
       if (found) break;
     }
     if (!found) {
-      for (const auto& p : predicates_) {
+      for (const auto& p : predicates) {
         if (p->column == col && !p->negate &&
             (p->op == PredicateOp::kRange || p->op == PredicateOp::kIn)) {
           next_range = p.get();
@@ -349,66 +229,20 @@ absl::Status PartScan::LoadColumn(size_t block, int column, std::vector<Column>&
 }
 
 absl::Status PartScan::SelectBlock(size_t block, std::vector<Column>& decoded,
-                                   std::vector<uint32_t>* rows) {
-  const TableSchema& schema = part_->schema();
-  std::vector<bool> loaded(schema.columns.size(), false);
-  decoded.resize(schema.columns.size());
+                                   std::vector<bool>& loaded, std::vector<uint32_t>* rows) {
+  const size_t ncols = part_->schema().columns.size();
+  decoded.resize(ncols);
+  loaded.assign(ncols, false);
   ++stats_.blocks_read;
-  const int tc = schema.time_column;
-  if (auto s = LoadColumn(block, tc, decoded, loaded); !s.ok()) return s;
-  const auto& times = std::get<0>(decoded[tc]);
-  const size_t n = times.size();
-  std::vector<uint8_t> sel(n);
-  size_t live = 0;
-  for (size_t i = 0; i < n; ++i) {
-    sel[i] = times[i] >= options_.min_time && times[i] <= options_.max_time;
-    live += sel[i];
-  }
-  for (const auto& p : predicates_) {
-    // Nothing left to test: the remaining predicate columns are not even read.
-    if (live == 0) break;
-    if (auto s = LoadColumn(block, p->column, decoded, loaded); !s.ok()) return s;
-    const Column& col = decoded[p->column];
-    if (!p->IsStringOp()) {
-      const auto& v = std::get<0>(col);
-      live = 0;
-      for (size_t i = 0; i < n; ++i) {
-        if (sel[i]) sel[i] = p->MatchInt(v[i]);
-        live += sel[i];
-      }
-      continue;
-    }
-    // Rows sorted by key repeat values back to back: remember the last answer.
-    const auto& v = std::get<2>(col);
-    std::string_view last;
-    bool have_last = false, last_result = false;
-    live = 0;
-    for (size_t i = 0; i < n; ++i) {
-      if (!sel[i]) continue;
-      const std::string_view s = v.at(i);
-      if (!have_last || s != last) {
-        if (p->on_attribute) {
-          auto found = FindAttribute(s, p->key);
-          if (!found.ok()) {
-            return absl::DataLossError(absl::StrCat(
-                "storage: ", part_->dir().string(), ": column '", schema.columns[p->column].name,
-                "' block ", block, ": ", found.status().message()));
-          }
-          last_result = p->MatchString(*found ? AttributeText(**found) : std::string());
-        } else {
-          last_result = p->MatchString(s);
-        }
-        last = s;
-        have_last = true;
-      }
-      sel[i] = last_result;
-      live += sel[i];
-    }
-  }
-  rows->clear();
-  for (size_t i = 0; i < n; ++i) {
-    if (sel[i]) rows->push_back(static_cast<uint32_t>(i));
-  }
+  const std::string what = absl::StrCat(part_->dir().string(), " block ", block);
+  auto s = filter_->Select(
+      part_->manifest().blocks[block].rows,
+      [&](int column) -> absl::StatusOr<const Column*> {
+        if (auto st = LoadColumn(block, column, decoded, loaded); !st.ok()) return st;
+        return &decoded[column];
+      },
+      what, rows);
+  if (!s.ok()) return s;
   stats_.rows_matched += rows->size();
   return absl::OkStatus();
 }
@@ -449,13 +283,16 @@ absl::StatusOr<bool> PartScan::NextSortKeyOrder(ColumnBatch* out) {
     return true;
   }
   std::vector<Column> decoded;
+  std::vector<bool> loaded;
   std::vector<uint32_t> rows;
   while (next_candidate_ < candidates_.size()) {
     const size_t b = candidates_[next_candidate_];
     if (options_.limit != 0 && emitted_ >= options_.limit) {
       // Cut: was there anything left to cut?
       for (; next_candidate_ < candidates_.size(); ++next_candidate_) {
-        if (auto s = SelectBlock(candidates_[next_candidate_], decoded, &rows); !s.ok()) return s;
+        if (auto s = SelectBlock(candidates_[next_candidate_], decoded, loaded, &rows); !s.ok()) {
+          return s;
+        }
         if (!rows.empty()) {
           truncated_ = true;
           break;
@@ -464,17 +301,14 @@ absl::StatusOr<bool> PartScan::NextSortKeyOrder(ColumnBatch* out) {
       return false;
     }
     ++next_candidate_;
-    if (auto s = SelectBlock(b, decoded, &rows); !s.ok()) return s;
+    if (auto s = SelectBlock(b, decoded, loaded, &rows); !s.ok()) return s;
     if (rows.empty()) continue;
     if (options_.limit != 0 && rows.size() > options_.limit - emitted_) {
       rows.resize(options_.limit - emitted_);
       truncated_ = true;
       next_candidate_ = candidates_.size();  // the cut is known; read nothing more
     }
-    std::vector<bool> loaded(decoded.size(), false);
-    // SelectBlock loaded the time and predicate columns; reuse them.
-    loaded[part_->schema().time_column] = true;
-    for (const auto& p : predicates_) loaded[p->column] = true;
+    // Columns the filter already decoded are reused.
     block_columns_.assign(1, {});
     for (int c : projection_) {
       if (auto s = LoadColumn(b, c, decoded, loaded); !s.ok()) return s;
@@ -514,6 +348,7 @@ absl::Status PartScan::CollectTimeOrder() {
   const uint64_t limit = options_.limit;
   std::vector<size_t> skipped;
   std::vector<Column> decoded;
+  std::vector<bool> loaded;
   std::vector<uint32_t> rows;
   const int tc = part_->schema().time_column;
   for (size_t b : blocks) {
@@ -527,7 +362,8 @@ absl::Status PartScan::CollectTimeOrder() {
         continue;
       }
     }
-    if (auto s = SelectBlock(b, decoded, &rows); !s.ok()) return s;
+    if (auto s = SelectBlock(b, decoded, loaded, &rows); !s.ok()) return s;
+    if (rows.empty()) continue;
     const auto& times = std::get<0>(decoded[tc]);
     for (uint32_t r : rows) {
       const int64_t t = times[r];
@@ -573,7 +409,7 @@ absl::Status PartScan::CollectTimeOrder() {
     truncated_ = true;
   } else if (limit != 0 && selected_.size() == limit) {
     for (size_t b : skipped) {
-      if (auto s = SelectBlock(b, decoded, &rows); !s.ok()) return s;
+      if (auto s = SelectBlock(b, decoded, loaded, &rows); !s.ok()) return s;
       if (!rows.empty()) {
         truncated_ = true;
         break;
@@ -626,6 +462,210 @@ absl::StatusOr<bool> PartScan::NextTimeOrder(ColumnBatch* out) {
   emitted_ += end - next_row_;
   next_row_ = end;
   return true;
+}
+
+// ---------------------------------------------------------------------------------------
+// several sources as one
+
+namespace {
+
+class MergedScan final : public RowSource {
+ public:
+  MergedScan(std::vector<std::string> names, ScanOptions options,
+             std::vector<std::unique_ptr<RowSource>> sources, int time_index, bool strip_time)
+      : names_(std::move(names)),
+        options_(std::move(options)),
+        sources_(std::move(sources)),
+        time_index_(time_index),
+        strip_time_(strip_time) {
+    cursors_.resize(sources_.size());
+  }
+
+  absl::StatusOr<bool> Next(ColumnBatch* out) override {
+    if (done_) return false;
+    auto r = options_.order == ScanOrder::kSortKey ? NextConcatenated(out) : NextMerged(out);
+    if (!r.ok() || !*r) done_ = true;
+    return r;
+  }
+  bool truncated() const override { return truncated_; }
+  const std::vector<std::string>& column_names() const override { return names_; }
+
+ private:
+  struct Cursor {
+    ColumnBatch batch;
+    size_t row = 0;
+    bool started = false;
+    bool ended = false;
+  };
+
+  // Makes cursor i point at a row, fetching batches as needed; false when the source ended.
+  absl::StatusOr<bool> Fill(size_t i) {
+    Cursor& c = cursors_[i];
+    while (!c.ended && (!c.started || c.row >= c.batch.rows())) {
+      auto more = sources_[i]->Next(&c.batch);
+      if (!more.ok()) return more.status();
+      c.started = true;
+      c.row = 0;
+      if (!*more) {
+        c.ended = true;
+        if (sources_[i]->truncated()) truncated_ = true;
+      }
+    }
+    return !c.ended;
+  }
+
+  int64_t TimeAt(size_t i) const {
+    const Cursor& c = cursors_[i];
+    return std::get<0>(c.batch.columns[time_index_])[c.row];
+  }
+
+  // Whether source i's current row goes before source j's.
+  bool Before(size_t i, size_t j) const {
+    const int64_t a = TimeAt(i), b = TimeAt(j);
+    if (options_.order == ScanOrder::kTimeAscending) return a < b || (a == b && i < j);
+    return a > b || (a == b && i > j);
+  }
+
+  void StartBatch(ColumnBatch* out, const ColumnBatch& like) const {
+    out->names = names_;
+    out->columns.clear();
+    for (size_t c = 0; c < like.columns.size(); ++c) {
+      if (strip_time_ && static_cast<int>(c) == time_index_) continue;
+      out->columns.push_back(MakeColumn(TypeOf(like.columns[c])));
+    }
+  }
+
+  // After the limit: is any matching row left anywhere?
+  absl::Status CheckLeftovers() {
+    for (size_t i = 0; i < sources_.size() && !truncated_; ++i) {
+      auto has = Fill(i);
+      if (!has.ok()) return has.status();
+      if (*has) truncated_ = true;
+    }
+    return absl::OkStatus();
+  }
+
+  absl::StatusOr<bool> NextMerged(ColumnBatch* out) {
+    if (!initialised_) {
+      initialised_ = true;
+      for (size_t i = 0; i < sources_.size(); ++i) {
+        auto has = Fill(i);
+        if (!has.ok()) return has.status();
+        if (*has) live_.push_back(i);
+      }
+    }
+    size_t produced = 0;
+    while (!live_.empty() && produced < options_.max_batch_rows &&
+           (options_.limit == 0 || emitted_ < options_.limit)) {
+      // Sources are few (the parts of one day range and a head): a linear pick is enough.
+      size_t best = 0;
+      for (size_t k = 1; k < live_.size(); ++k) {
+        if (Before(live_[k], live_[best])) best = k;
+      }
+      const size_t i = live_[best];
+      Cursor& c = cursors_[i];
+      if (produced == 0) StartBatch(out, c.batch);
+      size_t o = 0;
+      for (size_t col = 0; col < c.batch.columns.size(); ++col) {
+        if (strip_time_ && static_cast<int>(col) == time_index_) continue;
+        AppendRow(c.batch.columns[col], c.row, out->columns[o++]);
+      }
+      ++c.row;
+      ++produced;
+      ++emitted_;
+      auto has = Fill(i);
+      if (!has.ok()) return has.status();
+      if (!*has) live_.erase(live_.begin() + static_cast<long>(best));
+    }
+    if (produced > 0) return true;
+    if (options_.limit != 0 && emitted_ >= options_.limit) {
+      if (auto s = CheckLeftovers(); !s.ok()) return s;
+    }
+    return false;
+  }
+
+  absl::StatusOr<bool> NextConcatenated(ColumnBatch* out) {
+    while (current_ < sources_.size()) {
+      if (options_.limit != 0 && emitted_ >= options_.limit) {
+        if (auto s = CheckLeftovers(); !s.ok()) return s;
+        return false;
+      }
+      ColumnBatch batch;
+      auto more = sources_[current_]->Next(&batch);
+      if (!more.ok()) return more.status();
+      if (!*more) {
+        if (sources_[current_]->truncated()) truncated_ = true;
+        cursors_[current_].ended = true;
+        cursors_[current_].started = true;
+        ++current_;
+        continue;
+      }
+      size_t rows = batch.rows();
+      if (options_.limit != 0 && rows > options_.limit - emitted_) {
+        rows = options_.limit - emitted_;
+        truncated_ = true;
+      }
+      std::vector<uint32_t> keep(rows);
+      std::iota(keep.begin(), keep.end(), 0u);
+      StartBatch(out, batch);
+      size_t o = 0;
+      for (size_t col = 0; col < batch.columns.size(); ++col) {
+        if (strip_time_ && static_cast<int>(col) == time_index_) continue;
+        if (rows == batch.rows()) {
+          out->columns[o++] = std::move(batch.columns[col]);
+        } else {
+          AppendRows(batch.columns[col], keep, out->columns[o++]);
+        }
+      }
+      emitted_ += rows;
+      return true;
+    }
+    return false;
+  }
+
+  const std::vector<std::string> names_;
+  const ScanOptions options_;
+  std::vector<std::unique_ptr<RowSource>> sources_;
+  const int time_index_;
+  const bool strip_time_;
+  std::vector<Cursor> cursors_;
+  std::vector<size_t> live_;  // sources with a current row, in source order
+  bool initialised_ = false;
+  bool done_ = false;
+  bool truncated_ = false;
+  uint64_t emitted_ = 0;
+  size_t current_ = 0;  // concatenation: the source being read
+};
+
+}  // namespace
+
+absl::StatusOr<std::unique_ptr<RowSource>> MergeScan(const TableSchema& schema, ScanOptions options,
+                                                     std::vector<SourceFactory> sources) {
+  if (options.max_batch_rows == 0) {
+    return absl::InvalidArgumentError("max_batch_rows must be at least 1");
+  }
+  std::vector<int> projection;
+  std::vector<std::string> names;
+  if (auto s = ResolveProjection(schema, options.columns, &projection, &names); !s.ok()) return s;
+  ScanOptions inner = options;
+  inner.columns = names;
+  const std::string& time_name = schema.columns[schema.time_column].name;
+  bool strip_time = false;
+  if (options.order != ScanOrder::kSortKey &&
+      std::find(names.begin(), names.end(), time_name) == names.end()) {
+    inner.columns.push_back(time_name);
+    strip_time = true;
+  }
+  const int time_index = static_cast<int>(
+      std::find(inner.columns.begin(), inner.columns.end(), time_name) - inner.columns.begin());
+  std::vector<std::unique_ptr<RowSource>> created;
+  for (auto& make : sources) {
+    auto src = make(inner);
+    if (!src.ok()) return src.status();
+    created.push_back(*std::move(src));
+  }
+  return std::make_unique<MergedScan>(std::move(names), std::move(options), std::move(created),
+                                      time_index, strip_time);
 }
 
 }  // namespace observex::storage

@@ -14,10 +14,14 @@
 // until they are emitted; `max_decoded_bytes` bounds that memory (ResourceExhausted naming
 // the budget when exceeded). Sort-key-order scans stream one block at a time.
 //
-// Thread-safety: a PartScan is used by one thread at a time; many scans may share a part.
+// Every scan is a RowSource. MergeScan combines the scans of several parts and of the
+// in-memory head (storage/head.h) into one stream in time order, with one limit.
+//
+// Thread-safety: a RowSource is used by one thread at a time; many scans may share a part.
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <limits>
 #include <memory>
 #include <string>
@@ -87,37 +91,48 @@ struct ScanStats {
   uint64_t rows_matched = 0;            // before the limit
 };
 
-class PartScan {
+// A stream of projected row batches; what every scan returns.
+class RowSource {
+ public:
+  virtual ~RowSource() = default;
+  // Replaces *out with the next batch (the projected columns, 1 to max_batch_rows rows) and
+  // returns true, or returns false at the end. An error ends the stream.
+  virtual absl::StatusOr<bool> Next(ColumnBatch* out) = 0;
+  // After the end: true when the limit cut at least one matching row.
+  virtual bool truncated() const = 0;
+  virtual const std::vector<std::string>& column_names() const = 0;
+};
+
+class RowFilter;
+
+class PartScan final : public RowSource {
  public:
   // Validates the options against the part's schema: unknown columns, an operation that
   // does not fit the column's type, an attribute key on a non-map column, and regexes that
   // do not compile are InvalidArgument naming the culprit.
   static absl::StatusOr<std::unique_ptr<PartScan>> Create(std::shared_ptr<const PartReader> part,
                                                           ScanOptions options);
-  ~PartScan();
+  ~PartScan() override;
 
-  // Replaces *out with the next batch (the projected columns, 1 to max_batch_rows rows) and
-  // returns true, or returns false at the end. Errors (DataLoss from a corrupt block,
-  // ResourceExhausted from the memory budget) end the scan.
-  absl::StatusOr<bool> Next(ColumnBatch* out);
-
-  // After the end: true when the limit cut at least one matching row.
-  bool truncated() const { return truncated_; }
+  // Errors: DataLoss from a corrupt block (naming the file), ResourceExhausted from the
+  // memory budget.
+  absl::StatusOr<bool> Next(ColumnBatch* out) override;
+  bool truncated() const override { return truncated_; }
+  const std::vector<std::string>& column_names() const override { return names_; }
   const ScanStats& stats() const { return stats_; }
-  const std::vector<std::string>& column_names() const { return names_; }
-
-  struct Compiled;  // a validated predicate
 
   // Only Create can make the key; the constructor is public for std::make_unique.
   class Passkey {
     friend class PartScan;
     Passkey() = default;
   };
-  PartScan(Passkey, std::shared_ptr<const PartReader> part, ScanOptions options);
+  PartScan(Passkey, std::shared_ptr<const PartReader> part, ScanOptions options,
+           std::unique_ptr<RowFilter> filter);
 
  private:
   absl::Status Prepare();
-  absl::Status SelectBlock(size_t block, std::vector<Column>& decoded, std::vector<uint32_t>* rows);
+  absl::Status SelectBlock(size_t block, std::vector<Column>& decoded, std::vector<bool>& loaded,
+                           std::vector<uint32_t>* rows);
   absl::Status LoadColumn(size_t block, int column, std::vector<Column>& decoded,
                           std::vector<bool>& loaded);
   absl::StatusOr<bool> NextSortKeyOrder(ColumnBatch* out);
@@ -127,9 +142,9 @@ class PartScan {
 
   std::shared_ptr<const PartReader> part_;
   ScanOptions options_;
+  std::unique_ptr<RowFilter> filter_;
   std::vector<int> projection_;  // schema column per output column
   std::vector<std::string> names_;
-  std::vector<std::unique_ptr<Compiled>> predicates_;
   std::vector<size_t> candidates_;  // blocks the index could not rule out, in part order
   BlockReadContext ctx_;
   ScanStats stats_;
@@ -140,6 +155,7 @@ class PartScan {
   size_t next_candidate_ = 0;  // sort-key order: position in candidates_
 
   // Time order: the selected rows in output order, then the decoded blocks they need.
+  // Sort-key order: the current block's selected rows and projected columns.
   struct RowRef {
     int64_t time;
     uint32_t block;
@@ -151,5 +167,17 @@ class PartScan {
   std::vector<size_t> block_last_use_;              // per block: last index in selected_
   uint64_t live_bytes_ = 0;                         // held in block_columns_
 };
+
+// Creates one source's scan with the options it is given.
+using SourceFactory =
+    std::function<absl::StatusOr<std::unique_ptr<RowSource>>(const ScanOptions& options)>;
+
+// One scan over several sources of the same table (parts, the head): every source is
+// scanned with the same time range, predicates and limit, and their rows are merged in time
+// order (ties: the earlier source first when ascending, the later first when descending, so
+// descending is exactly ascending reversed), or concatenated in source order for kSortKey.
+// The limit applies to the merged stream. Errors of any source end the scan.
+absl::StatusOr<std::unique_ptr<RowSource>> MergeScan(const TableSchema& schema, ScanOptions options,
+                                                     std::vector<SourceFactory> sources);
 
 }  // namespace observex::storage
