@@ -26,9 +26,11 @@
 #include <vector>
 
 #include "benchmark/benchmark.h"
+#include "storage/attributes.h"
 #include "storage/codec.h"
 #include "storage/part.h"
 #include "storage/scan.h"
+#include "storage/schema.h"
 #include "wal/crc32c.h"
 
 namespace {
@@ -285,6 +287,89 @@ void BM_ScanPartSamples(benchmark::State& state, Mix mix) {
       benchmark::Counter(static_cast<double>(total), benchmark::Counter::kIsIterationInvariantRate);
   state.counters["bytes_per_sample"] = static_cast<double>(disk) / static_cast<double>(total);
 }
+
+// Writing a spans part (no fsync) from generated spans: 12 services x 30 operations,
+// 16-byte trace ids shared by 8 spans each, log-normal durations, attribute maps drawn from
+// 200 variants, resource attributes per service. Reports spans/s and bytes per span on disk.
+void BM_WritePartSpans(benchmark::State& state) {
+  namespace fs = std::filesystem;
+  using namespace observex::storage;
+  const size_t n = static_cast<size_t>(state.range(0));
+  std::mt19937_64 rng(7);
+  std::lognormal_distribution<double> dur(15.0, 1.5);
+  const TableSchema& schema = SpansSchema();
+  ColumnBatch rows = schema.NewBatch();
+  std::vector<std::string> attrs;
+  for (int i = 0; i < 200; ++i) {
+    AttributesWriter w;
+    w.AddString("http.method", i % 3 ? "GET" : "POST");
+    w.AddInt("http.status_code", i % 17 ? 200 : 500);
+    w.AddString("http.route", "/api/v1/items/" + std::to_string(i % 40));
+    w.AddString("user.id", "u" + std::to_string(i));
+    attrs.push_back(w.Finish());
+  }
+  const int64_t day0 = int64_t{19'700} * 86'400'000'000'000;
+  std::string trace(16, '\0');
+  for (size_t i = 0; i < n; ++i) {
+    if (i % 8 == 0) {
+      for (auto& c : trace) c = static_cast<char>(rng());
+    }
+    std::string span(8, '\0');
+    for (auto& c : span) c = static_cast<char>(rng());
+    const int svc = static_cast<int>(rng() % 12);
+    std::get<2>(rows.columns[0]).push_back("service-" + std::to_string(svc));
+    std::get<2>(rows.columns[1]).push_back("op-" + std::to_string(rng() % 30));
+    std::get<0>(rows.columns[2])
+        .push_back(day0 + static_cast<int64_t>(i) * 200'000 +
+                   static_cast<int64_t>(rng() % 100'000));
+    std::get<0>(rows.columns[3]).push_back(static_cast<int64_t>(dur(rng)));
+    std::get<2>(rows.columns[4]).push_back(trace);
+    std::get<2>(rows.columns[5]).push_back(span);
+    std::get<2>(rows.columns[6]).push_back(i % 8 == 0 ? std::string() : span);
+    std::get<2>(rows.columns[7]).push_back("");
+    std::get<0>(rows.columns[8]).push_back(static_cast<int64_t>(1 + rng() % 3));
+    std::get<0>(rows.columns[9]).push_back(rng() % 50 == 0 ? 2 : 0);
+    std::get<2>(rows.columns[10]).push_back(rng() % 50 == 0 ? "internal error" : "");
+    std::get<0>(rows.columns[11]).push_back(1);
+    std::get<2>(rows.columns[12]).push_back("io.opentelemetry.http");
+    std::get<2>(rows.columns[13]).push_back("1.32.0");
+    std::get<2>(rows.columns[14]).push_back(attrs[rng() % attrs.size()]);
+    AttributesWriter res;
+    res.AddString("service.name", "service-" + std::to_string(svc));
+    res.AddString("host.name", "host-" + std::to_string(svc % 4));
+    std::get<2>(rows.columns[15]).push_back(res.Finish());
+    std::get<2>(rows.columns[16]).push_back("");
+    std::get<2>(rows.columns[17]).push_back("");
+    std::get<0>(rows.columns[18]).push_back(0);
+    std::get<0>(rows.columns[19]).push_back(0);
+    std::get<0>(rows.columns[20]).push_back(0);
+    std::get<1>(rows.columns[21]).push_back(1.0);
+  }
+  const char* env = std::getenv("OBX_STORAGE_BENCH_DIR");
+  const fs::path root = (env != nullptr ? fs::path(env) : fs::temp_directory_path()) /
+                        ("obx_storage_bench_spans_" + std::to_string(::getpid()));
+  uint64_t seq = 0, disk = 0;
+  for (auto _ : state) {
+    PartWriteOptions o;
+    o.tenant_id = 1;
+    o.day = 19'700;
+    o.name = PartName(seq++);
+    o.fsync = false;
+    auto m = WritePart(root, schema, rows, o);
+    if (!m.ok()) {
+      state.SkipWithError(std::string(m.status().message()).c_str());
+      break;
+    }
+    disk = 0;
+    for (const auto& c : m->columns) disk += c.file_bytes;
+  }
+  fs::remove_all(root);
+  state.counters["spans"] =
+      benchmark::Counter(static_cast<double>(n), benchmark::Counter::kIsIterationInvariantRate);
+  state.counters["bytes_per_span"] = static_cast<double>(disk) / static_cast<double>(n);
+}
+
+BENCHMARK(BM_WritePartSpans)->Arg(200'000)->Unit(benchmark::kMillisecond);
 
 BENCHMARK_CAPTURE(BM_EncodeSamples, realistic, Mix::kRealistic)->Unit(benchmark::kMillisecond);
 BENCHMARK_CAPTURE(BM_EncodeSamples, counters, Mix::kCounters)->Unit(benchmark::kMillisecond);
