@@ -31,12 +31,18 @@ constexpr size_t kDrainBufferBytes = 64 * 1024;
 
 class ServerImpl;
 
+// Each io_context is run by exactly one thread and owns its connections outright, so a
+// connection needs no strand and its executor no type erasure (both showed in profiles).
+using Executor = asio::io_context::executor_type;
+using Socket = tcp::socket::rebind_executor<Executor>::other;
+using Stream = beast::basic_stream<tcp, Executor>;
+
 // One TCP connection. Requests are handled one at a time: the next request is read only
 // after the previous response is written, which keeps responses in order and bounds the
 // per-connection memory to one request.
 class Session : public std::enable_shared_from_this<Session> {
  public:
-  Session(tcp::socket socket, ServerImpl* server);
+  Session(Socket socket, ServerImpl* server);
   ~Session();
   void Start() { DoReadHeader(); }
   void Respond(Response response);
@@ -56,7 +62,7 @@ class Session : public std::enable_shared_from_this<Session> {
   bool Reserve(uint64_t bytes);
   void ReleaseReservation();
 
-  beast::tcp_stream stream_;
+  Stream stream_;
   beast::flat_buffer buffer_;
   std::optional<bhttp::request_parser<bhttp::string_body>> parser_;
   // Chunked bodies are collected here so each chunk can be charged to the byte budget.
@@ -79,8 +85,8 @@ class ServerImpl : public Server {
   ServerImpl(ServerOptions options, Handler* handler)
       : options_(std::move(options)),
         handler_(handler),
-        ioc_(options_.threads),
-        acceptor_(asio::make_strand(ioc_)) {}
+        iocs_(MakeContexts(std::max(1, options_.threads))),
+        acceptor_(*iocs_[0]) {}
 
   ~ServerImpl() override { Stop(absl::ZeroDuration()); }
 
@@ -104,8 +110,10 @@ class ServerImpl : public Server {
     }
     port_ = acceptor_.local_endpoint().port();
     DoAccept();
-    for (int i = 0; i < std::max(1, options_.threads); ++i) {
-      threads_.emplace_back([this] { ioc_.run(); });
+    for (auto& ioc : iocs_) {
+      // Keeps run() from returning while a context has no connection yet.
+      work_.push_back(asio::make_work_guard(*ioc));
+      threads_.emplace_back([ctx = ioc.get()] { ctx->run(); });
     }
     return absl::OkStatus();
   }
@@ -122,7 +130,8 @@ class ServerImpl : public Server {
     while (in_flight_.load() > 0 && absl::Now() < deadline) {
       std::this_thread::sleep_for(std::chrono::milliseconds(5));
     }
-    ioc_.stop();
+    work_.clear();
+    for (auto& ioc : iocs_) ioc->stop();
     for (auto& t : threads_) t.join();
     threads_.clear();
   }
@@ -145,7 +154,8 @@ class ServerImpl : public Server {
 
  private:
   void DoAccept() {
-    acceptor_.async_accept(asio::make_strand(ioc_), [this](beast::error_code ec, tcp::socket s) {
+    asio::io_context& target = *iocs_[next_context_++ % iocs_.size()];
+    acceptor_.async_accept(target, [this](beast::error_code ec, Socket s) {
       if (ec) {
         if (ec == asio::error::operation_aborted || !acceptor_.is_open()) return;
         OBX_LOG_WARN("{}: accept failed: {}", options_.name, ec.message());
@@ -163,7 +173,15 @@ class ServerImpl : public Server {
 
   ServerOptions options_;
   Handler* handler_;
-  asio::io_context ioc_;
+  static std::vector<std::unique_ptr<asio::io_context>> MakeContexts(int n) {
+    std::vector<std::unique_ptr<asio::io_context>> v;
+    for (int i = 0; i < n; ++i) v.push_back(std::make_unique<asio::io_context>(1));
+    return v;
+  }
+
+  std::vector<std::unique_ptr<asio::io_context>> iocs_;
+  std::vector<asio::executor_work_guard<Executor>> work_;
+  size_t next_context_ = 0;  // touched only by the accept loop (iocs_[0]'s thread)
   tcp::acceptor acceptor_;
   std::vector<std::thread> threads_;
   std::atomic<bool> stopped_{false};
@@ -173,8 +191,7 @@ class ServerImpl : public Server {
   int port_ = 0;
 };
 
-Session::Session(tcp::socket socket, ServerImpl* server)
-    : stream_(std::move(socket)), server_(server) {
+Session::Session(Socket socket, ServerImpl* server) : stream_(std::move(socket)), server_(server) {
   server_->connections().fetch_add(1);
   beast::error_code ec;
   auto ep = stream_.socket().remote_endpoint(ec);
