@@ -1,0 +1,1 @@
+obx_fuzzer(metrics_model_fuzzer SOURCES metrics_model_fuzzer.cc DEPS obx_metrics obx_otlp obx_query)

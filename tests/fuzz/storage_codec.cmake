@@ -1,0 +1,1 @@
+obx_fuzzer(storage_codec_fuzzer SOURCES storage_codec_fuzzer.cc DEPS obx_storage)
