@@ -179,16 +179,18 @@ class ServerImpl : public Server {
     return v;
   }
 
-  std::vector<std::unique_ptr<asio::io_context>> iocs_;
-  std::vector<asio::executor_work_guard<Executor>> work_;
-  size_t next_context_ = 0;  // touched only by the accept loop (iocs_[0]'s thread)
-  tcp::acceptor acceptor_;
-  std::vector<std::thread> threads_;
+  // Declared before the io_contexts: sessions still queued in a context are destroyed with
+  // it and touch these counters on the way out.
   std::atomic<bool> stopped_{false};
   std::atomic<int64_t> in_flight_{0};
   std::atomic<size_t> connections_{0};
   std::atomic<uint64_t> body_bytes_{0};
   int port_ = 0;
+  std::vector<std::unique_ptr<asio::io_context>> iocs_;
+  std::vector<asio::executor_work_guard<Executor>> work_;
+  size_t next_context_ = 0;  // touched only by the accept loop (iocs_[0]'s thread)
+  tcp::acceptor acceptor_;  // after iocs_: it must be destroyed before its context
+  std::vector<std::thread> threads_;
 };
 
 Session::Session(Socket socket, ServerImpl* server) : stream_(std::move(socket)), server_(server) {
