@@ -189,7 +189,7 @@ class ServerImpl : public Server {
   std::vector<std::unique_ptr<asio::io_context>> iocs_;
   std::vector<asio::executor_work_guard<Executor>> work_;
   size_t next_context_ = 0;  // touched only by the accept loop (iocs_[0]'s thread)
-  tcp::acceptor acceptor_;  // after iocs_: it must be destroyed before its context
+  tcp::acceptor acceptor_;   // after iocs_: it must be destroyed before its context
   std::vector<std::thread> threads_;
 };
 
