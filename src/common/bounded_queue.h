@@ -6,13 +6,13 @@
 // until the queue is empty. Thread-safe.
 #pragma once
 
+#include <chrono>
 #include <condition_variable>
 #include <cstddef>
 #include <cstdint>
 #include <deque>
 #include <mutex>
 #include <optional>
-#include <chrono>
 #include <utility>
 
 namespace observex {

@@ -88,7 +88,8 @@ absl::StatusOr<BatchRecordView> DecodeBatchRecord(std::string_view record) {
   BatchHeader& h = view.header;
   if (!r.Get(version)) return absl::DataLossError("batch record: empty");
   if (version != kRecordFormatVersion) {
-    return absl::DataLossError(absl::StrCat("batch record: unknown format version ", static_cast<int>(version)));
+    return absl::DataLossError(
+        absl::StrCat("batch record: unknown format version ", static_cast<int>(version)));
   }
   if (!r.Get(type) || !r.Get(h.tenant_id) || !r.Get(h.ingested_at_unix_nanos) ||
       !r.Get(h.signal_count) || !r.Get(h.truncated_values) || !r.Get(h.dropped_attributes) ||
@@ -96,7 +97,8 @@ absl::StatusOr<BatchRecordView> DecodeBatchRecord(std::string_view record) {
     return absl::DataLossError("batch record: truncated header");
   }
   if (type < 1 || type > 3) {
-    return absl::DataLossError(absl::StrCat("batch record: unknown signal type ", static_cast<int>(type)));
+    return absl::DataLossError(
+        absl::StrCat("batch record: unknown signal type ", static_cast<int>(type)));
   }
   h.type = static_cast<SignalType>(type);
   view.request = r.rest();

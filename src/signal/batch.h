@@ -21,8 +21,8 @@ std::string_view SignalTypeName(SignalType type);
 absl::StatusOr<SignalType> ParseSignalType(std::string_view name);
 
 struct BatchHeader {
-  int64_t tenant_id = 0;         // numeric id from the control plane
-  std::string tenant_name;       // the validated name at ingestion time (informational)
+  int64_t tenant_id = 0;    // numeric id from the control plane
+  std::string tenant_name;  // the validated name at ingestion time (informational)
   SignalType type = SignalType::kTraces;
   int64_t ingested_at_unix_nanos = 0;  // observex.ingested_at for every signal in the batch
   std::string observex_version;        // observex.version for every signal in the batch
