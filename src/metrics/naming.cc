@@ -7,6 +7,7 @@
 #include <vector>
 
 #include "absl/strings/escaping.h"
+#include "common/utf8.h"
 #include "opentelemetry/proto/common/v1/common.pb.h"
 
 namespace observex::metrics {
@@ -16,34 +17,8 @@ namespace otel = opentelemetry::proto::common::v1;
 
 // Length of the valid UTF-8 sequence at s[i], or 0 when the bytes there are not one.
 size_t Utf8SequenceLength(std::string_view s, size_t i) {
-  auto byte = [&](size_t k) { return static_cast<unsigned char>(s[k]); };
-  unsigned char c = byte(i);
-  if (c < 0x80) return 1;
-  size_t len;
-  uint32_t r;
-  if ((c & 0xe0) == 0xc0) {
-    len = 2;
-    r = c & 0x1f;
-  } else if ((c & 0xf0) == 0xe0) {
-    len = 3;
-    r = c & 0x0f;
-  } else if ((c & 0xf8) == 0xf0) {
-    len = 4;
-    r = c & 0x07;
-  } else {
-    return 0;
-  }
-  if (i + len > s.size()) return 0;
-  for (size_t k = 1; k < len; ++k) {
-    unsigned char cc = byte(i + k);
-    if ((cc & 0xc0) != 0x80) return 0;
-    r = (r << 6) | (cc & 0x3f);
-  }
-  if ((len == 2 && r < 0x80) || (len == 3 && r < 0x800) || (len == 4 && r < 0x10000) ||
-      r > 0x10ffff || (r >= 0xd800 && r <= 0xdfff)) {
-    return 0;
-  }
-  return len;
+  uint32_t code_point;
+  return static_cast<size_t>(DecodeUtf8(s, i, &code_point));
 }
 
 bool IsAsciiAlnum(char c) {

@@ -9,6 +9,7 @@
 #include <vector>
 
 #include "absl/status/status.h"
+#include "common/utf8.h"
 #include "google/protobuf/descriptor.h"
 #include "google/protobuf/message.h"
 #include "otlp/otlp.h"
@@ -48,9 +49,9 @@ inline std::string_view JsonName(const google::protobuf::FieldDescriptor* f) {
 // OTLP/JSON writes trace and span ids as hex; every other bytes field is base64.
 bool IsHexIdField(const google::protobuf::FieldDescriptor* f);
 
-bool IsValidUtf8(std::string_view s);
-// Largest n <= max_bytes such that s[0, n) does not end inside a UTF-8 code point.
-size_t Utf8SafePrefix(std::string_view s, size_t max_bytes);
+// Shared UTF-8 checks (common/utf8.h), named here for the codec's own call sites.
+using ::observex::IsValidUtf8;
+using ::observex::Utf8SafePrefix;
 
 const google::protobuf::Descriptor* RequestDescriptor(SignalType type);
 // The request message for `type` on `arena` (heap when null; the caller then owns it).

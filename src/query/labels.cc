@@ -5,6 +5,7 @@
 
 #include "absl/status/status.h"
 #include "absl/strings/str_cat.h"
+#include "common/utf8.h"
 #include "re2/re2.h"
 
 namespace observex::query {
@@ -12,43 +13,6 @@ namespace {
 
 bool IsMetadataLabel(std::string_view name) {
   return name == kMetricNameLabel || name == "__type__" || name == "__unit__";
-}
-
-// Decodes one UTF-8 rune at s[i]; returns its length, or 0 for an invalid sequence.
-int DecodeRune(std::string_view s, size_t i, uint32_t* rune) {
-  auto byte = [&](size_t k) { return static_cast<unsigned char>(s[k]); };
-  unsigned char c = byte(i);
-  if (c < 0x80) {
-    *rune = c;
-    return 1;
-  }
-  int len;
-  uint32_t r;
-  if ((c & 0xe0) == 0xc0) {
-    len = 2;
-    r = c & 0x1f;
-  } else if ((c & 0xf0) == 0xe0) {
-    len = 3;
-    r = c & 0x0f;
-  } else if ((c & 0xf8) == 0xf0) {
-    len = 4;
-    r = c & 0x07;
-  } else {
-    return 0;
-  }
-  if (i + len > s.size()) return 0;
-  for (int k = 1; k < len; ++k) {
-    unsigned char cc = byte(i + k);
-    if ((cc & 0xc0) != 0x80) return 0;
-    r = (r << 6) | (cc & 0x3f);
-  }
-  // Reject overlong forms, surrogates and out-of-range code points.
-  if ((len == 2 && r < 0x80) || (len == 3 && r < 0x800) || (len == 4 && r < 0x10000) ||
-      r > 0x10ffff || (r >= 0xd800 && r <= 0xdfff)) {
-    return 0;
-  }
-  *rune = r;
-  return len;
 }
 
 // Approximation of Go's unicode.IsPrint for non-ASCII runes: spaces other than U+0020,
@@ -237,7 +201,7 @@ bool IsLegacyLabelName(std::string_view name) {
 bool IsValidUtf8(std::string_view s) {
   for (size_t i = 0; i < s.size();) {
     uint32_t r;
-    int n = DecodeRune(s, i, &r);
+    int n = DecodeUtf8(s, i, &r);
     if (n == 0) return false;
     i += n;
   }
@@ -250,7 +214,7 @@ std::string QuoteGo(std::string_view s) {
   std::string out = "\"";
   for (size_t i = 0; i < s.size();) {
     uint32_t r;
-    int n = DecodeRune(s, i, &r);
+    int n = DecodeUtf8(s, i, &r);
     if (n == 0) {
       AppendHex(&out, "\\x", static_cast<unsigned char>(s[i]), 2);
       ++i;
