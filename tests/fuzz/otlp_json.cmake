@@ -1,1 +1,2 @@
-obx_fuzzer(otlp_json_fuzzer SOURCES otlp_json_fuzzer.cc DEPS obx_otlp)
+obx_fuzzer(otlp_json_fuzzer SOURCES otlp_decode_fuzzer.cc DEPS obx_otlp)
+target_compile_definitions(otlp_json_fuzzer PRIVATE OBX_OTLP_FUZZ_JSON=1)

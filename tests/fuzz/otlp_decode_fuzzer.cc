@@ -1,7 +1,9 @@
-// Fuzzes the protobuf path of the OTLP codec: Decode as each signal type, then on success
-// ApplyLimits (tight limits, so cutting runs), re-decode the result and render it for `wal dump`.
-// Invariants: no crash or sanitizer report; a limited request is still valid; every rendered
-// line is well-formed JSON.
+// Fuzzes the OTLP codec's decode path, built twice: otlp_protobuf_fuzzer and, with
+// OBX_OTLP_FUZZ_JSON defined, otlp_json_fuzzer. Decode as each signal type, then on success
+// ApplyLimits (tight limits, so cutting runs), encode to protobuf, re-decode that and render it
+// for `wal dump`. Invariants: no crash or sanitizer report; whatever was accepted becomes
+// protobuf that decodes again (valid UTF-8, valid ids), also after limits; every rendered line
+// is well-formed JSON.
 #include <cstdint>
 #include <cstdlib>
 #include <string>
@@ -15,11 +17,16 @@ namespace {
 using observex::SignalType;
 namespace otlp = observex::otlp;
 
+#ifdef OBX_OTLP_FUZZ_JSON
+constexpr otlp::Encoding kInputEncoding = otlp::Encoding::kJson;
+#else
+constexpr otlp::Encoding kInputEncoding = otlp::Encoding::kProtobuf;
+#endif
+
 void Check(SignalType type, std::string_view body) {
   otlp::Limits limits;
   limits.max_nesting_depth = 8;
-  absl::StatusOr<otlp::DecodedRequest> decoded =
-      otlp::Decode(type, otlp::Encoding::kProtobuf, body, limits);
+  absl::StatusOr<otlp::DecodedRequest> decoded = otlp::Decode(type, kInputEncoding, body, limits);
   if (!decoded.ok()) return;
   otlp::Limits tight = limits;
   tight.max_attributes = 3;
