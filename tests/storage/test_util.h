@@ -21,35 +21,16 @@
 #include "storage/attributes.h"
 #include "storage/column.h"
 #include "storage/schema.h"
+#include "testing/temp_dir.h"
 
 namespace observex::storage::testing {
 
-class TempDir {
- public:
-  TempDir() {
-    std::string pattern = ::testing::TempDir() + "obx_storage_XXXXXX";
-    if (mkdtemp(pattern.data()) == nullptr) ADD_FAILURE() << "mkdtemp failed for " << pattern;
-    path_ = pattern;
-  }
-  ~TempDir() {
-    std::error_code ec;
-    std::filesystem::remove_all(path_, ec);
-  }
-  TempDir(const TempDir&) = delete;
-  TempDir& operator=(const TempDir&) = delete;
-  const std::filesystem::path& path() const { return path_; }
-
- private:
-  std::filesystem::path path_;
-};
-
+using ::observex::testing::TempDir;
 inline std::string ReadBytes(const std::filesystem::path& p) {
-  std::ifstream in(p, std::ios::binary);
-  return std::string(std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>());
+  return ::observex::testing::ReadFileBytes(p);
 }
 inline void WriteBytes(const std::filesystem::path& p, const std::string& bytes) {
-  std::ofstream out(p, std::ios::binary | std::ios::trunc);
-  out.write(bytes.data(), static_cast<std::streamsize>(bytes.size()));
+  ::observex::testing::WriteFileBytes(p, bytes);
 }
 inline void FlipByte(const std::filesystem::path& p, size_t offset, uint8_t mask = 0x20) {
   std::string b = ReadBytes(p);

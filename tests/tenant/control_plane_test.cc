@@ -10,14 +10,14 @@
 #include <vector>
 
 #include "absl/strings/escaping.h"
-#include "temp_dir.h"
+#include "testing/temp_dir.h"
 #include "tenant/key_crypto.h"
 
 namespace observex::tenant {
 namespace {
 
-using ::observex::tenant::testing::ReadFileBytes;
-using ::observex::tenant::testing::TempDir;
+using ::observex::testing::ReadFileBytes;
+using ::observex::testing::TempDir;
 using ::testing::HasSubstr;
 
 std::unique_ptr<ControlPlane> OpenOrDie(const std::filesystem::path& file) {

@@ -10,14 +10,14 @@
 #include <thread>
 #include <vector>
 
-#include "temp_dir.h"
+#include "testing/temp_dir.h"
 #include "tenant/control_plane.h"
 #include "tenant/key_crypto.h"
 
 namespace observex::tenant {
 namespace {
 
-using ::observex::tenant::testing::TempDir;
+using ::observex::testing::TempDir;
 using ::testing::HasSubstr;
 
 // Forwards to a real control plane and counts digest look-ups, to show which paths touch

@@ -1,4 +1,5 @@
-// A fresh directory per test under the gtest temp dir, removed when the test ends.
+// Test helpers shared by every unit test: a fresh directory per test under the gtest temp
+// dir (removed when the test ends) and whole-file reads and writes.
 #pragma once
 
 #include <gtest/gtest.h>
@@ -10,12 +11,12 @@
 #include <string>
 #include <system_error>
 
-namespace observex::tenant::testing {
+namespace observex::testing {
 
 class TempDir {
  public:
   TempDir() {
-    std::string pattern = ::testing::TempDir() + "obx_tenant_XXXXXX";
+    std::string pattern = ::testing::TempDir() + "obx_test_XXXXXX";
     if (mkdtemp(pattern.data()) == nullptr) ADD_FAILURE() << "mkdtemp failed for " << pattern;
     path_ = pattern;
   }
@@ -37,4 +38,9 @@ inline std::string ReadFileBytes(const std::filesystem::path& p) {
   return std::string(std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>());
 }
 
-}  // namespace observex::tenant::testing
+inline void WriteFileBytes(const std::filesystem::path& p, const std::string& bytes) {
+  std::ofstream out(p, std::ios::binary | std::ios::trunc);
+  out.write(bytes.data(), static_cast<std::streamsize>(bytes.size()));
+}
+
+}  // namespace observex::testing
