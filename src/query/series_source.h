@@ -18,6 +18,8 @@
 #include <bit>
 #include <cstdint>
 #include <memory>
+#include <string>
+#include <string_view>
 #include <vector>
 
 #include "absl/status/statusor.h"
@@ -52,6 +54,14 @@ class SeriesSet {
   virtual absl::Status status() const = 0;
 };
 
+// Metadata of one metric family, as the Prometheus metadata API reports it.
+struct MetricMetadata {
+  std::string metric;  // family name as stored, e.g. "http_server_duration_seconds"
+  std::string type;    // "counter", "gauge", "histogram", "summary", "unknown"
+  std::string help;
+  std::string unit;
+};
+
 class SeriesSource {
  public:
   virtual ~SeriesSource() = default;
@@ -59,6 +69,25 @@ class SeriesSource {
   // Order of series is unspecified. An empty matcher list selects nothing.
   virtual absl::StatusOr<std::unique_ptr<SeriesSet>> Select(
       const std::vector<LabelMatcher>& matchers, int64_t mint_ms, int64_t maxt_ms) const = 0;
+
+  // Look-ups that need no samples (the series, labels and label values APIs). A source with
+  // an index answers them from it and may include series whose samples lie near but outside
+  // the range (Prometheus does the same at block granularity); the defaults select and read
+  // samples. Results are sorted (series by CompareLabels) and unique. An empty matcher list
+  // means every series.
+  virtual absl::StatusOr<std::vector<Labels>> Series(const std::vector<LabelMatcher>& matchers,
+                                                     int64_t mint_ms, int64_t maxt_ms) const;
+  virtual absl::StatusOr<std::vector<std::string>> LabelNames(
+      const std::vector<LabelMatcher>& matchers, int64_t mint_ms, int64_t maxt_ms) const;
+  virtual absl::StatusOr<std::vector<std::string>> LabelValues(
+      std::string_view name, const std::vector<LabelMatcher>& matchers, int64_t mint_ms,
+      int64_t maxt_ms) const;
+  // Families known to the source, sorted by name; empty `metric` means all. Default: none.
+  virtual absl::StatusOr<std::vector<MetricMetadata>> Metadata(std::string_view metric) const;
+
+  // Why results read so far may be incomplete (a quarantined part, say), for the API's
+  // `warnings`; empty when complete.
+  virtual std::vector<std::string> Warnings() const { return {}; }
 };
 
 }  // namespace observex::query
