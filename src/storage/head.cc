@@ -272,6 +272,38 @@ absl::StatusOr<std::vector<Manifest>> TableHead::Seal(
 }
 
 absl::StatusOr<std::unique_ptr<RowSource>> TableHead::Scan(const ScanOptions& options) const {
+  return ScanSnapshot(TakeSnapshot([] {}), options);
+}
+
+TableHead::Snapshot TableHead::TakeSnapshot(absl::FunctionRef<void()> under_lock) const {
+  Snapshot chunks;
+  absl::MutexLock lock(&mu_);
+  under_lock();
+  // Sealing rows were appended before the active ones of the same day.
+  std::map<int32_t, std::vector<std::shared_ptr<const ColumnBatch>>> by_day;
+  for (const auto* groups : {&sealing_, &active_}) {
+    for (const auto& [day, g] : *groups) {
+      auto& v = by_day[day];
+      v.insert(v.end(), g.chunks.begin(), g.chunks.end());
+    }
+  }
+  for (auto& [day, v] : by_day) chunks.insert(chunks.end(), v.begin(), v.end());
+  return chunks;
+}
+
+std::optional<uint64_t> TableHead::OldestWalLsn() const {
+  absl::MutexLock lock(&mu_);
+  std::optional<uint64_t> oldest;
+  for (const auto* groups : {&sealing_, &active_}) {
+    for (const auto& [day, g] : *groups) {
+      if (g.wal && (!oldest || g.wal->first < *oldest)) oldest = g.wal->first;
+    }
+  }
+  return oldest;
+}
+
+absl::StatusOr<std::unique_ptr<RowSource>> TableHead::ScanSnapshot(
+    Snapshot snapshot, const ScanOptions& options) const {
   if (options.max_batch_rows == 0) {
     return absl::InvalidArgumentError("max_batch_rows must be at least 1");
   }
@@ -282,21 +314,8 @@ absl::StatusOr<std::unique_ptr<RowSource>> TableHead::Scan(const ScanOptions& op
   if (auto s = ResolveProjection(schema_, options.columns, &projection, &names); !s.ok()) {
     return s;
   }
-  std::vector<std::shared_ptr<const ColumnBatch>> chunks;
-  {
-    absl::MutexLock lock(&mu_);
-    // Sealing rows were appended before the active ones of the same day.
-    std::map<int32_t, std::vector<std::shared_ptr<const ColumnBatch>>> by_day;
-    for (const auto* groups : {&sealing_, &active_}) {
-      for (const auto& [day, g] : *groups) {
-        auto& v = by_day[day];
-        v.insert(v.end(), g.chunks.begin(), g.chunks.end());
-      }
-    }
-    for (auto& [day, v] : by_day) chunks.insert(chunks.end(), v.begin(), v.end());
-  }
   return std::make_unique<HeadScan>(schema_, options, *std::move(filter), std::move(projection),
-                                    std::move(names), std::move(chunks));
+                                    std::move(names), std::move(snapshot));
 }
 
 }  // namespace observex::storage

@@ -76,6 +76,16 @@ class TableHead {
   // semantics: kSortKey orders the head's rows by the table's sort key.
   absl::StatusOr<std::unique_ptr<RowSource>> Scan(const ScanOptions& options) const;
 
+  // The rows held now, for a later ScanSnapshot. `under_lock` runs inside the critical
+  // section `publish` runs in: a caller that copies its part list there sees every row once.
+  using Snapshot = std::vector<std::shared_ptr<const ColumnBatch>>;
+  Snapshot TakeSnapshot(absl::FunctionRef<void()> under_lock) const;
+  absl::StatusOr<std::unique_ptr<RowSource>> ScanSnapshot(Snapshot snapshot,
+                                                          const ScanOptions& options) const;
+
+  // The lowest WAL LSN among the rows held (sealing included), nullopt when none has one.
+  std::optional<uint64_t> OldestWalLsn() const;
+
  private:
   struct DayGroup {
     std::vector<std::shared_ptr<const ColumnBatch>> chunks;

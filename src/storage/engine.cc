@@ -1,0 +1,1243 @@
+// The embedded engine behind storage/store.h.
+//
+// Layout under options.dir (and options.cold_dir for the cold tier):
+//   <tenant id>/series.log                       the tenant's series index (hot dir only)
+//   <tenant id>/<table>/<YYYY-MM-DD>/<part>/     immutable parts (storage/part.h)
+//   quarantine/<tenant id>/<table>/<day>/<part>  parts that failed a checksum
+//
+// Locking: per (tenant, table) the head's lock comes before the table's `mu`, which guards
+// the part lists; the head's publish callback and scans' snapshots both take them in that
+// order, which is what makes "parts + head" a consistent view. `maint_mu` serialises the
+// writers of one table's parts (a seal, a merge, a retention drop or a cold move) and owns
+// the part name sequence. The store's `mu_` guards only the tenant map.
+//
+// Parts that leave the registry (merged, dropped, moved, quarantined) are deleted when the
+// last scan holding them lets go, so a running scan never loses a file underneath it. A
+// crash between writing a merged part and deleting its inputs leaves both on disk; on open
+// a part whose WAL range lies inside a higher-level part's range of the same day is such an
+// input and is removed.
+#include <algorithm>
+#include <atomic>
+#include <condition_variable>
+#include <limits>
+#include <map>
+#include <mutex>
+#include <thread>
+
+#include "absl/container/flat_hash_map.h"
+#include "absl/container/flat_hash_set.h"
+#include "absl/strings/numbers.h"
+#include "absl/strings/str_cat.h"
+#include "absl/time/civil_time.h"
+#include "common/logging.h"
+#include "storage/series_index.h"
+#include "storage/store.h"
+
+namespace observex::storage {
+namespace {
+
+namespace fs = std::filesystem;
+
+constexpr Table kTables[] = {Table::kSpans, Table::kLogs, Table::kSamples};
+constexpr char kQuarantineDir[] = "quarantine";
+
+size_t TableIndex(Table t) { return static_cast<size_t>(t) - 1; }
+
+uint64_t PartBytes(const Manifest& m) {
+  uint64_t n = m.bloom_bytes;
+  for (const auto& c : m.columns) n += c.file_bytes;
+  return n;
+}
+
+uint64_t PlainBytes(const Manifest& m) {
+  uint64_t n = 0;
+  for (const auto& c : m.columns) n += c.plain_bytes;
+  return n;
+}
+
+// The day of a time-column value, clamped to the range of day numbers (open-ended scan
+// bounds in milliseconds lie far outside it).
+int32_t ClampedDay(const TableSchema& schema, int64_t t) {
+  const int64_t per_day = schema.time_units_per_day();
+  int64_t d = t / per_day;
+  if (t % per_day < 0) --d;
+  return static_cast<int32_t>(std::clamp<int64_t>(d, std::numeric_limits<int32_t>::min(),
+                                                  std::numeric_limits<int32_t>::max()));
+}
+
+bool ParseDay(const std::string& name, int32_t* day) {
+  // YYYY-MM-DD -> days since the epoch, accepting only names DayDirName produces.
+  int y = 0, mo = 0, d = 0;
+  if (name.size() != 10 || std::sscanf(name.c_str(), "%4d-%2d-%2d", &y, &mo, &d) != 3) {
+    return false;
+  }
+  const absl::CivilDay cd(y, mo, d);
+  const int64_t days = cd - absl::CivilDay(1970, 1, 1);
+  if (DayDirName(static_cast<int32_t>(days)) != name) return false;
+  *day = static_cast<int32_t>(days);
+  return true;
+}
+
+// A registered part. Deleted from disk when the last holder releases it after it left the
+// registry.
+struct PartHandle {
+  std::shared_ptr<const PartReader> reader;
+  PartInfo info;
+  mutable std::atomic<bool> remove_on_release{false};
+
+  ~PartHandle() {
+    if (!remove_on_release.load()) return;
+    std::error_code ec;
+    fs::remove_all(info.dir, ec);
+    if (ec) OBX_LOG_WARN("storage: cannot remove {}: {}", info.dir.string(), ec.message());
+  }
+};
+using PartPtr = std::shared_ptr<const PartHandle>;
+
+struct TableState {
+  TableState(const TableSchema& schema, int64_t tenant, const HeadOptions& options)
+      : head(schema, tenant, options) {}
+
+  TableHead head;
+  absl::Mutex mu;                                                     // after head's lock
+  std::map<int32_t, std::vector<PartPtr>> parts ABSL_GUARDED_BY(mu);  // per day, oldest first
+  // Per day: the highest WAL LSN its parts hold (kept after the day is dropped).
+  std::map<int32_t, uint64_t> persisted ABSL_GUARDED_BY(mu);
+  uint64_t max_persisted ABSL_GUARDED_BY(mu) = 0;
+  bool any_persisted ABSL_GUARDED_BY(mu) = false;
+
+  absl::Mutex maint_mu;  // one part writer at a time
+  uint64_t next_sequence ABSL_GUARDED_BY(maint_mu) = 1;
+
+  void NotePersisted(int32_t day, const std::optional<WalRange>& range)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu) {
+    if (!range) return;
+    uint64_t& p = persisted[day];
+    p = std::max(p, range->last);
+    max_persisted = any_persisted ? std::max(max_persisted, range->last) : range->last;
+    any_persisted = true;
+  }
+};
+
+struct TenantState {
+  int64_t id = 0;
+  std::unique_ptr<SeriesIndex> index;
+  std::array<std::unique_ptr<TableState>, 3> tables;
+  TableState& table(Table t) { return *tables[TableIndex(t)]; }
+};
+
+// Collects warnings from the scans of one query; shared by its sources.
+class Warnings {
+ public:
+  void Add(std::string w) {
+    absl::MutexLock l(&mu_);
+    if (std::find(list_.begin(), list_.end(), w) == list_.end()) list_.push_back(std::move(w));
+  }
+  std::vector<std::string> Get() const {
+    absl::MutexLock l(&mu_);
+    return list_;
+  }
+
+ private:
+  mutable absl::Mutex mu_;
+  std::vector<std::string> list_ ABSL_GUARDED_BY(mu_);
+};
+
+class EmbeddedStore;
+
+// A part's scan that turns a checksum failure into quarantine + a warning + end of stream,
+// so the query goes on with the other parts.
+class QuarantiningSource final : public RowSource {
+ public:
+  QuarantiningSource(std::unique_ptr<PartScan> inner, PartPtr part, const EmbeddedStore* store,
+                     std::shared_ptr<Warnings> warnings)
+      : inner_(std::move(inner)),
+        part_(std::move(part)),
+        store_(store),
+        warnings_(std::move(warnings)) {}
+
+  absl::StatusOr<bool> Next(ColumnBatch* out) override;
+  bool truncated() const override { return !failed_ && inner_->truncated(); }
+  const std::vector<std::string>& column_names() const override { return inner_->column_names(); }
+
+ private:
+  std::unique_ptr<PartScan> inner_;
+  PartPtr part_;
+  const EmbeddedStore* store_;
+  std::shared_ptr<Warnings> warnings_;
+  bool failed_ = false;
+};
+
+class StoreScanResult final : public ScanResult {
+ public:
+  StoreScanResult(std::unique_ptr<RowSource> rows, std::shared_ptr<Warnings> warnings)
+      : rows_(std::move(rows)), warnings_(std::move(warnings)) {}
+  RowSource& rows() override { return *rows_; }
+  std::vector<std::string> warnings() const override { return warnings_->Get(); }
+
+ private:
+  std::unique_ptr<RowSource> rows_;
+  std::shared_ptr<Warnings> warnings_;
+};
+
+class EmbeddedStore final : public Store {
+ public:
+  explicit EmbeddedStore(StoreOptions options) : options_(std::move(options)) {}
+  ~EmbeddedStore() override { Close(); }
+
+  absl::Status Load();
+  void StartThreads();
+
+  absl::Status Append(int64_t tenant_id, Table table, const ColumnBatch& rows,
+                      std::optional<uint64_t> wal_lsn) override;
+  absl::StatusOr<std::vector<int64_t>> ResolveSeries(
+      int64_t tenant_id, absl::Span<const query::Labels* const> labels) override;
+  absl::Status UpdateMetadata(int64_t tenant_id,
+                              const std::vector<query::MetricMetadata>& families) override;
+  uint64_t DurableLsn(uint64_t appended_up_to) const override;
+
+  absl::StatusOr<std::unique_ptr<ScanResult>> Scan(const TenantScope& scope, Table table,
+                                                   ScanOptions options) const override;
+  std::unique_ptr<query::SeriesSource> Series(const TenantScope& scope) const override;
+
+  absl::Status Flush() override;
+  absl::Status Maintain(absl::Time now) override;
+  std::vector<PartInfo> Parts() const override;
+  StoreStats stats() const override;
+  void Close() override;
+
+  // Scans over one tenant's table, with warnings collected in `warnings`.
+  absl::StatusOr<std::unique_ptr<RowSource>> ScanTenant(int64_t tenant_id, Table table,
+                                                        const ScanOptions& options,
+                                                        std::shared_ptr<Warnings> warnings) const;
+  TenantState* FindTenant(int64_t tenant_id) const;
+  // Takes `part` out of service after a checksum failure. Idempotent.
+  void Quarantine(const PartPtr& part, const absl::Status& why) const;
+
+ private:
+  absl::StatusOr<TenantState*> GetOrCreateTenant(int64_t tenant_id);
+  absl::StatusOr<std::unique_ptr<TenantState>> NewTenant(int64_t tenant_id);
+  absl::Status LoadTier(const fs::path& root, bool cold);
+  absl::Status SealTable(TenantState& tenant, Table table);
+  absl::Status SealDue(absl::Time now);
+  absl::Status MergeDue();
+  absl::Status MergeDay(TenantState& tenant, Table table, int32_t day);
+  absl::Status ApplyRetention(absl::Time now);
+  absl::Status MoveCold(absl::Time now);
+  absl::StatusOr<PartPtr> OpenPart(const fs::path& dir, Table table, int64_t tenant, int32_t day,
+                                   bool cold) const;
+  void DropParts(TableState& t, Table table, const std::vector<std::pair<int32_t, PartPtr>>& drop,
+                 bool by_cap);
+  std::vector<TenantState*> AllTenants() const;
+  void SealLoop();
+  void MergeLoop();
+
+  const StoreOptions options_;
+  mutable absl::Mutex mu_;
+  absl::flat_hash_map<int64_t, std::unique_ptr<TenantState>> tenants_ ABSL_GUARDED_BY(mu_);
+  mutable std::atomic<uint64_t> quarantined_{0};
+  std::atomic<uint64_t> merges_{0};
+
+  std::mutex stop_mu_;
+  std::condition_variable stop_cv_;
+  bool stopping_ = false;
+  std::thread seal_thread_;
+  std::thread merge_thread_;
+};
+
+absl::StatusOr<bool> QuarantiningSource::Next(ColumnBatch* out) {
+  if (failed_) return false;
+  auto r = inner_->Next(out);
+  if (r.ok() || r.status().code() != absl::StatusCode::kDataLoss) return r;
+  failed_ = true;
+  store_->Quarantine(part_, r.status());
+  warnings_->Add(absl::StrCat("part ", part_->info.name, " of ", DayDirName(part_->info.day), " (",
+                              std::string(TableName(part_->info.table)),
+                              ") failed its checksum and was quarantined; results are partial"));
+  return false;
+}
+
+// ---------------------------------------------------------------------------------------
+// Opening.
+
+absl::StatusOr<std::unique_ptr<TenantState>> EmbeddedStore::NewTenant(int64_t tenant_id) {
+  auto t = std::make_unique<TenantState>();
+  t->id = tenant_id;
+  auto index = SeriesIndex::Open(options_.dir / std::to_string(tenant_id) / kSeriesLogFileName,
+                                 options_.head.fsync);
+  if (!index.ok()) return index.status();
+  t->index = *std::move(index);
+  for (Table table : kTables) {
+    t->tables[TableIndex(table)] =
+        std::make_unique<TableState>(SchemaFor(table), tenant_id, options_.head);
+  }
+  return t;
+}
+
+absl::StatusOr<TenantState*> EmbeddedStore::GetOrCreateTenant(int64_t tenant_id) {
+  {
+    absl::ReaderMutexLock l(&mu_);
+    auto it = tenants_.find(tenant_id);
+    if (it != tenants_.end()) return it->second.get();
+  }
+  if (tenant_id <= 0) {
+    return absl::InvalidArgumentError(absl::StrCat("invalid tenant id ", tenant_id));
+  }
+  absl::MutexLock l(&mu_);
+  auto it = tenants_.find(tenant_id);
+  if (it != tenants_.end()) return it->second.get();
+  auto t = NewTenant(tenant_id);
+  if (!t.ok()) return t.status();
+  TenantState* raw = t->get();
+  tenants_.emplace(tenant_id, *std::move(t));
+  return raw;
+}
+
+TenantState* EmbeddedStore::FindTenant(int64_t tenant_id) const {
+  absl::ReaderMutexLock l(&mu_);
+  auto it = tenants_.find(tenant_id);
+  return it == tenants_.end() ? nullptr : it->second.get();
+}
+
+std::vector<TenantState*> EmbeddedStore::AllTenants() const {
+  absl::ReaderMutexLock l(&mu_);
+  std::vector<TenantState*> out;
+  for (const auto& [id, t] : tenants_) out.push_back(t.get());
+  std::sort(out.begin(), out.end(), [](auto* a, auto* b) { return a->id < b->id; });
+  return out;
+}
+
+absl::StatusOr<PartPtr> EmbeddedStore::OpenPart(const fs::path& dir, Table table, int64_t tenant,
+                                                int32_t day, bool cold) const {
+  auto reader = PartReader::Open(dir, SchemaFor(table), tenant);
+  if (!reader.ok()) return reader.status();
+  const Manifest& m = (*reader)->manifest();
+  if (m.day != day) {
+    return absl::DataLossError(absl::StrCat("part ", dir.string(), " holds day ", DayDirName(m.day),
+                                            " but lies in ", DayDirName(day)));
+  }
+  auto h = std::make_shared<PartHandle>();
+  h->reader = *std::move(reader);
+  h->info = PartInfo{tenant, table, day, m.part_name, dir, cold, m.level, m.rows, PartBytes(m)};
+  return PartPtr(std::move(h));
+}
+
+absl::Status EmbeddedStore::LoadTier(const fs::path& root, bool cold) {
+  std::error_code ec;
+  if (!fs::exists(root, ec)) return absl::OkStatus();
+  for (const auto& tenant_entry : fs::directory_iterator(root, ec)) {
+    int64_t tenant_id = 0;
+    const std::string tname = tenant_entry.path().filename().string();
+    if (!tenant_entry.is_directory() || !absl::SimpleAtoi(tname, &tenant_id) || tenant_id <= 0 ||
+        std::to_string(tenant_id) != tname) {
+      continue;  // quarantine/ and anything not made by the engine
+    }
+    auto tenant = GetOrCreateTenant(tenant_id);
+    if (!tenant.ok()) return tenant.status();
+    for (Table table : kTables) {
+      const fs::path table_dir = tenant_entry.path() / std::string(TableName(table));
+      std::error_code absent;
+      if (!fs::is_directory(table_dir, absent)) continue;
+      TableState& ts = (*tenant)->table(table);
+      for (const auto& day_entry : fs::directory_iterator(table_dir, ec)) {
+        int32_t day = 0;
+        if (!day_entry.is_directory() || !ParseDay(day_entry.path().filename().string(), &day)) {
+          continue;
+        }
+        if (auto s = RemoveTemporaryParts(day_entry.path()); !s.ok()) return s;
+        std::vector<fs::path> dirs;
+        for (const auto& p : fs::directory_iterator(day_entry.path(), ec)) {
+          if (p.is_directory()) dirs.push_back(p.path());
+        }
+        std::sort(dirs.begin(), dirs.end());
+        for (const fs::path& dir : dirs) {
+          auto part = OpenPart(dir, table, tenant_id, day, cold);
+          if (!part.ok()) {
+            if (part.status().code() != absl::StatusCode::kDataLoss) return part.status();
+            auto h = std::make_shared<PartHandle>();
+            h->info = PartInfo{tenant_id, table, day, dir.filename().string(), dir, cold};
+            Quarantine(h, part.status());
+            continue;
+          }
+          // A part under its final name was fully written; the sequence resumes after it.
+          uint64_t seq = 0;
+          const std::string name = dir.filename().string();
+          if (name.rfind("p-", 0) == 0 && absl::SimpleAtoi(name.substr(2), &seq)) {
+            absl::MutexLock l(&ts.maint_mu);
+            ts.next_sequence = std::max(ts.next_sequence, seq + 1);
+          }
+          absl::MutexLock l(&ts.mu);
+          auto& list = ts.parts[day];
+          // The same part in both tiers: a cold move finished its copy; keep the cold one.
+          auto same = std::find_if(list.begin(), list.end(),
+                                   [&](const PartPtr& p) { return p->info.name == name; });
+          if (same != list.end()) {
+            PartPtr hot = (*same)->info.cold ? *part : *same;
+            PartPtr keep = (*same)->info.cold ? *same : *part;
+            hot->remove_on_release = true;
+            *same = keep;
+            continue;
+          }
+          list.push_back(*part);
+        }
+      }
+    }
+  }
+  if (ec) return fileutil::ErrnoStatus(ec.value(), "list", root);
+  return absl::OkStatus();
+}
+
+absl::Status EmbeddedStore::Load() {
+  if (auto s = fileutil::CreateDirs(options_.dir, options_.head.fsync); !s.ok()) return s;
+  if (!options_.cold_dir.empty()) {
+    if (auto s = fileutil::CreateDirs(options_.cold_dir, options_.head.fsync); !s.ok()) return s;
+  }
+  if (auto s = LoadTier(options_.dir, false); !s.ok()) return s;
+  if (!options_.cold_dir.empty()) {
+    if (auto s = LoadTier(options_.cold_dir, true); !s.ok()) return s;
+  }
+  // Remove merge inputs a crash left next to their merged part, then order each day's parts
+  // by name (creation order) and record what the WAL no longer needs to give us.
+  for (TenantState* tenant : AllTenants()) {
+    for (Table table : kTables) {
+      TableState& ts = tenant->table(table);
+      absl::MutexLock l(&ts.mu);
+      for (auto& [day, list] : ts.parts) {
+        std::vector<PartPtr> keep;
+        for (const PartPtr& p : list) {
+          const auto& r = p->reader->manifest().wal_range;
+          const bool covered = r && std::any_of(list.begin(), list.end(), [&](const PartPtr& q) {
+                                 const auto& qr = q->reader->manifest().wal_range;
+                                 return q != p && q->info.level > p->info.level && qr &&
+                                        qr->first <= r->first && r->last <= qr->last;
+                               });
+          if (covered) {
+            OBX_LOG_INFO("storage: removing {}: a merged part holds its rows",
+                         p->info.dir.string());
+            p->remove_on_release = true;
+            continue;
+          }
+          keep.push_back(p);
+        }
+        std::sort(keep.begin(), keep.end(),
+                  [](const PartPtr& a, const PartPtr& b) { return a->info.name < b->info.name; });
+        list = std::move(keep);
+        for (const PartPtr& p : list) ts.NotePersisted(day, p->reader->manifest().wal_range);
+      }
+    }
+  }
+  return absl::OkStatus();
+}
+
+void EmbeddedStore::StartThreads() {
+  if (!options_.background) return;
+  seal_thread_ = std::thread([this] { SealLoop(); });
+  merge_thread_ = std::thread([this] { MergeLoop(); });
+}
+
+void EmbeddedStore::Close() {
+  {
+    std::lock_guard<std::mutex> l(stop_mu_);
+    if (stopping_) return;
+    stopping_ = true;
+  }
+  stop_cv_.notify_all();
+  if (seal_thread_.joinable()) seal_thread_.join();
+  if (merge_thread_.joinable()) merge_thread_.join();
+}
+
+// ---------------------------------------------------------------------------------------
+// Write path.
+
+absl::Status EmbeddedStore::Append(int64_t tenant_id, Table table, const ColumnBatch& rows,
+                                   std::optional<uint64_t> wal_lsn) {
+  const TableSchema& schema = SchemaFor(table);
+  if (auto s = schema.CheckBatch(rows); !s.ok()) return s;
+  if (rows.rows() == 0) return absl::OkStatus();
+  auto tenant = GetOrCreateTenant(tenant_id);
+  if (!tenant.ok()) return tenant.status();
+  TableState& ts = (*tenant)->table(table);
+  const auto& times = std::get<0>(rows.columns[schema.time_column]);
+
+  // Replay after a restart: drop the rows of days whose parts already hold this entry.
+  const ColumnBatch* input = &rows;
+  ColumnBatch kept;
+  if (wal_lsn) {
+    absl::flat_hash_set<int32_t> skip_days;
+    {
+      absl::MutexLock l(&ts.mu);
+      if (ts.any_persisted && *wal_lsn <= ts.max_persisted) {
+        for (const auto& [day, last] : ts.persisted) {
+          if (*wal_lsn <= last) skip_days.insert(day);
+        }
+      }
+    }
+    if (!skip_days.empty()) {
+      std::vector<uint32_t> idx;
+      for (size_t i = 0; i < times.size(); ++i) {
+        if (!skip_days.contains(schema.DayOf(times[i]))) idx.push_back(static_cast<uint32_t>(i));
+      }
+      if (idx.empty()) return absl::OkStatus();
+      kept = schema.NewBatch();
+      for (size_t c = 0; c < kept.columns.size(); ++c) {
+        AppendRows(rows.columns[c], idx, kept.columns[c]);
+      }
+      input = &kept;
+    }
+  }
+
+  if (table == Table::kSamples) {
+    // The series index learns which days each series has samples in (for look-ups by time).
+    const auto& ids = std::get<0>(input->columns[schema.IndexOf("series_id")]);
+    const auto& t = std::get<0>(input->columns[schema.time_column]);
+    absl::flat_hash_map<int32_t, absl::flat_hash_set<int64_t>> by_day;
+    int32_t last_day = schema.DayOf(t[0]);
+    auto* bucket = &by_day[last_day];
+    for (size_t i = 0; i < ids.size(); ++i) {
+      const int32_t d = schema.DayOf(t[i]);
+      if (d != last_day) {
+        last_day = d;
+        bucket = &by_day[d];
+      }
+      bucket->insert(ids[i]);
+    }
+    for (const auto& [day, set] : by_day) {
+      std::vector<int64_t> v(set.begin(), set.end());
+      if (auto s = (*tenant)->index->NoteDay(v, day); !s.ok()) return s;
+    }
+  }
+  return ts.head.Append(*input, wal_lsn, absl::Now());
+}
+
+absl::StatusOr<std::vector<int64_t>> EmbeddedStore::ResolveSeries(
+    int64_t tenant_id, absl::Span<const query::Labels* const> labels) {
+  auto tenant = GetOrCreateTenant(tenant_id);
+  if (!tenant.ok()) return tenant.status();
+  return (*tenant)->index->Resolve(labels);
+}
+
+absl::Status EmbeddedStore::UpdateMetadata(int64_t tenant_id,
+                                           const std::vector<query::MetricMetadata>& families) {
+  if (families.empty()) return absl::OkStatus();
+  auto tenant = GetOrCreateTenant(tenant_id);
+  if (!tenant.ok()) return tenant.status();
+  return (*tenant)->index->UpdateMetadata(families);
+}
+
+uint64_t EmbeddedStore::DurableLsn(uint64_t appended_up_to) const {
+  uint64_t lsn = appended_up_to;
+  for (TenantState* tenant : AllTenants()) {
+    for (Table table : kTables) {
+      if (auto oldest = tenant->table(table).head.OldestWalLsn()) lsn = std::min(lsn, *oldest);
+    }
+  }
+  return lsn;
+}
+
+// ---------------------------------------------------------------------------------------
+// Read path.
+
+absl::StatusOr<std::unique_ptr<RowSource>> EmbeddedStore::ScanTenant(
+    int64_t tenant_id, Table table, const ScanOptions& options,
+    std::shared_ptr<Warnings> warnings) const {
+  const TableSchema& schema = SchemaFor(table);
+  TenantState* tenant = FindTenant(tenant_id);
+  if (tenant == nullptr) {
+    // Nothing stored for this tenant: still validate the options, then an empty stream.
+    auto filter_check = TableHead(schema, tenant_id, HeadOptions{}).Scan(options);
+    if (!filter_check.ok()) return filter_check.status();
+    return MergeScan(schema, options, {});
+  }
+  TableState& ts = tenant->table(table);
+  const int32_t min_day = ClampedDay(schema, options.min_time);
+  const int32_t max_day = ClampedDay(schema, options.max_time);
+  std::vector<PartPtr> parts;
+  TableHead::Snapshot snapshot = ts.head.TakeSnapshot([&] {
+    absl::MutexLock l(&ts.mu);
+    for (auto it = ts.parts.lower_bound(min_day); it != ts.parts.end() && it->first <= max_day;
+         ++it) {
+      for (const PartPtr& p : it->second) {
+        const Manifest& m = p->reader->manifest();
+        if (m.max_time >= options.min_time && m.min_time <= options.max_time) parts.push_back(p);
+      }
+    }
+  });
+  std::vector<SourceFactory> sources;
+  for (PartPtr& p : parts) {
+    sources.push_back(
+        [this, p, warnings](const ScanOptions& o) -> absl::StatusOr<std::unique_ptr<RowSource>> {
+          auto scan = PartScan::Create(p->reader, o);
+          if (!scan.ok()) return scan.status();
+          return std::make_unique<QuarantiningSource>(*std::move(scan), p, this, warnings);
+        });
+  }
+  sources.push_back([&ts, snap = std::move(snapshot)](const ScanOptions& o) mutable {
+    return ts.head.ScanSnapshot(std::move(snap), o);
+  });
+  return MergeScan(schema, options, std::move(sources));
+}
+
+absl::StatusOr<std::unique_ptr<ScanResult>> EmbeddedStore::Scan(const TenantScope& scope,
+                                                                Table table,
+                                                                ScanOptions options) const {
+  auto warnings = std::make_shared<Warnings>();
+  auto rows = ScanTenant(scope.tenant_id(), table, options, warnings);
+  if (!rows.ok()) return rows.status();
+  return std::make_unique<StoreScanResult>(*std::move(rows), std::move(warnings));
+}
+
+void EmbeddedStore::Quarantine(const PartPtr& part, const absl::Status& why) const {
+  const PartInfo& info = part->info;
+  bool removed = false;
+  if (TenantState* tenant = FindTenant(info.tenant_id)) {
+    TableState& ts = tenant->table(info.table);
+    absl::MutexLock l(&ts.mu);
+    auto it = ts.parts.find(info.day);
+    if (it != ts.parts.end()) {
+      auto& list = it->second;
+      auto pos = std::find(list.begin(), list.end(), part);
+      if (pos != list.end()) {
+        list.erase(pos);
+        removed = true;
+      }
+    }
+  }
+  const fs::path root = info.cold ? options_.cold_dir : options_.dir;
+  fs::path target = root / kQuarantineDir / std::to_string(info.tenant_id) /
+                    std::string(TableName(info.table)) / DayDirName(info.day) / info.name;
+  std::error_code ec;
+  if (!fs::exists(info.dir, ec)) return;  // moved already by another scan
+  for (int n = 1; fs::exists(target, ec); ++n) {
+    target.replace_filename(absl::StrCat(info.name, "-", n));
+  }
+  fs::create_directories(target.parent_path(), ec);
+  fs::rename(info.dir, target, ec);
+  OBX_LOG_ERROR("storage: part {} quarantined to {}{}: {}", info.dir.string(), target.string(),
+                ec ? absl::StrCat(" (move failed: ", ec.message(), ")") : "", why.ToString());
+  if (!ec || removed) {
+    quarantined_.fetch_add(1);
+    if (options_.observer) options_.observer->OnQuarantine(info.table);
+  }
+}
+
+// The tenant's samples through the series index, as a query::SeriesSource.
+class StoreSeriesSource final : public query::SeriesSource {
+ public:
+  StoreSeriesSource(const EmbeddedStore* store, int64_t tenant_id)
+      : store_(store), tenant_id_(tenant_id), warnings_(std::make_shared<storage::Warnings>()) {}
+
+  absl::StatusOr<std::unique_ptr<query::SeriesSet>> Select(
+      const std::vector<query::LabelMatcher>& matchers, int64_t mint_ms,
+      int64_t maxt_ms) const override;
+  absl::StatusOr<std::vector<query::Labels>> Series(
+      const std::vector<query::LabelMatcher>& matchers, int64_t mint_ms,
+      int64_t maxt_ms) const override;
+  absl::StatusOr<std::vector<std::string>> LabelNames(
+      const std::vector<query::LabelMatcher>& matchers, int64_t mint_ms,
+      int64_t maxt_ms) const override;
+  absl::StatusOr<std::vector<std::string>> LabelValues(
+      std::string_view name, const std::vector<query::LabelMatcher>& matchers, int64_t mint_ms,
+      int64_t maxt_ms) const override;
+  absl::StatusOr<std::vector<query::MetricMetadata>> Metadata(
+      std::string_view metric) const override;
+  std::vector<std::string> Warnings() const override { return warnings_->Get(); }
+
+ private:
+  std::vector<int64_t> Match(const std::vector<query::LabelMatcher>& matchers, int64_t mint_ms,
+                             int64_t maxt_ms) const {
+    TenantState* t = store_->FindTenant(tenant_id_);
+    if (t == nullptr) return {};
+    const TableSchema& s = SamplesSchema();
+    return t->index->Match(matchers, ClampedDay(s, mint_ms), ClampedDay(s, maxt_ms));
+  }
+
+  const EmbeddedStore* store_;
+  const int64_t tenant_id_;
+  std::shared_ptr<storage::Warnings> warnings_;
+};
+
+class StoredSeriesSet final : public query::SeriesSet {
+ public:
+  struct One {
+    query::Labels labels;
+    std::vector<query::SamplePoint> samples;
+  };
+  explicit StoredSeriesSet(std::vector<One> series) : series_(std::move(series)) {}
+  bool Next() override { return ++pos_ < series_.size(); }
+  const query::Labels& labels() const override { return series_[pos_].labels; }
+  absl::Span<const query::SamplePoint> samples() const override { return series_[pos_].samples; }
+  absl::Status status() const override { return absl::OkStatus(); }
+
+ private:
+  std::vector<One> series_;
+  size_t pos_ = static_cast<size_t>(-1);
+};
+
+absl::StatusOr<std::unique_ptr<query::SeriesSet>> StoreSeriesSource::Select(
+    const std::vector<query::LabelMatcher>& matchers, int64_t mint_ms, int64_t maxt_ms) const {
+  std::vector<int64_t> ids;
+  if (!matchers.empty() && mint_ms <= maxt_ms) ids = Match(matchers, mint_ms, maxt_ms);
+  if (ids.empty()) return std::make_unique<StoredSeriesSet>(std::vector<StoredSeriesSet::One>{});
+  ScanOptions o;
+  o.min_time = mint_ms;
+  o.max_time = maxt_ms;
+  o.columns = {"series_id", "time", "value"};
+  o.predicates.push_back(Predicate::In("series_id", ids));
+  o.order = ScanOrder::kSortKey;
+  o.max_batch_rows = 65'536;
+  auto rows = store_->ScanTenant(tenant_id_, Table::kSamples, o, warnings_);
+  if (!rows.ok()) return rows.status();
+  absl::flat_hash_map<int64_t, std::vector<query::SamplePoint>> by_id;
+  ColumnBatch batch;
+  int64_t last_id = -1;
+  std::vector<query::SamplePoint>* cur = nullptr;
+  while (true) {
+    auto more = (*rows)->Next(&batch);
+    if (!more.ok()) return more.status();
+    if (!*more) break;
+    const auto& sid = std::get<0>(batch.columns[0]);
+    const auto& t = std::get<0>(batch.columns[1]);
+    const auto& v = std::get<1>(batch.columns[2]);
+    for (size_t i = 0; i < sid.size(); ++i) {
+      if (sid[i] != last_id) {
+        last_id = sid[i];
+        cur = &by_id[last_id];
+      }
+      cur->push_back(query::SamplePoint{t[i], v[i]});
+    }
+  }
+  std::vector<StoredSeriesSet::One> out;
+  out.reserve(by_id.size());
+  TenantState* tenant = store_->FindTenant(tenant_id_);
+  for (int64_t id : ids) {
+    auto it = by_id.find(id);
+    if (it == by_id.end()) continue;
+    auto& s = it->second;
+    // Sources are each in time order per series; together they need a stable sort, and a
+    // timestamp written twice keeps its newest value (the later source).
+    std::stable_sort(s.begin(), s.end(),
+                     [](const auto& a, const auto& b) { return a.t_ms < b.t_ms; });
+    size_t w = 0;
+    for (size_t r = 0; r < s.size(); ++r) {
+      if (w > 0 && s[w - 1].t_ms == s[r].t_ms) {
+        s[w - 1] = s[r];
+      } else {
+        s[w++] = s[r];
+      }
+    }
+    s.resize(w);
+    out.push_back({tenant->index->LabelsOf(id), std::move(s)});
+  }
+  return std::make_unique<StoredSeriesSet>(std::move(out));
+}
+
+absl::StatusOr<std::vector<query::Labels>> StoreSeriesSource::Series(
+    const std::vector<query::LabelMatcher>& matchers, int64_t mint_ms, int64_t maxt_ms) const {
+  TenantState* t = store_->FindTenant(tenant_id_);
+  std::vector<query::Labels> out;
+  if (t == nullptr) return out;
+  for (int64_t id : Match(matchers, mint_ms, maxt_ms)) out.push_back(t->index->LabelsOf(id));
+  std::sort(out.begin(), out.end(), [](const query::Labels& a, const query::Labels& b) {
+    return query::CompareLabels(a, b) < 0;
+  });
+  return out;
+}
+
+absl::StatusOr<std::vector<std::string>> StoreSeriesSource::LabelNames(
+    const std::vector<query::LabelMatcher>& matchers, int64_t mint_ms, int64_t maxt_ms) const {
+  auto series = Series(matchers, mint_ms, maxt_ms);
+  if (!series.ok()) return series.status();
+  absl::flat_hash_set<std::string> names;
+  for (const auto& l : *series) {
+    for (const auto& item : l.items()) names.insert(item.name);
+  }
+  std::vector<std::string> out(names.begin(), names.end());
+  std::sort(out.begin(), out.end());
+  return out;
+}
+
+absl::StatusOr<std::vector<std::string>> StoreSeriesSource::LabelValues(
+    std::string_view name, const std::vector<query::LabelMatcher>& matchers, int64_t mint_ms,
+    int64_t maxt_ms) const {
+  auto series = Series(matchers, mint_ms, maxt_ms);
+  if (!series.ok()) return series.status();
+  absl::flat_hash_set<std::string> values;
+  for (const auto& l : *series) {
+    std::string_view v = l.Get(name);
+    if (!v.empty()) values.emplace(v);
+  }
+  std::vector<std::string> out(values.begin(), values.end());
+  std::sort(out.begin(), out.end());
+  return out;
+}
+
+absl::StatusOr<std::vector<query::MetricMetadata>> StoreSeriesSource::Metadata(
+    std::string_view metric) const {
+  TenantState* t = store_->FindTenant(tenant_id_);
+  if (t == nullptr) return std::vector<query::MetricMetadata>{};
+  return t->index->Metadata(metric);
+}
+
+std::unique_ptr<query::SeriesSource> EmbeddedStore::Series(const TenantScope& scope) const {
+  return std::make_unique<StoreSeriesSource>(this, scope.tenant_id());
+}
+
+// ---------------------------------------------------------------------------------------
+// Maintenance.
+
+absl::Status EmbeddedStore::SealTable(TenantState& tenant, Table table) {
+  TableState& ts = tenant.table(table);
+  // A samples part must never name a series the index log could lose.
+  if (table == Table::kSamples) {
+    if (auto s = tenant.index->Sync(); !s.ok()) return s;
+  }
+  absl::MutexLock m(&ts.maint_mu);
+  auto written =
+      ts.head.Seal(options_.dir, &ts.next_sequence, [&](const std::vector<Manifest>& manifests) {
+        absl::MutexLock l(&ts.mu);
+        for (const Manifest& mf : manifests) {
+          const fs::path dir = DayDir(options_.dir, tenant.id, table, mf.day) / mf.part_name;
+          auto part = OpenPart(dir, table, tenant.id, mf.day, false);
+          if (!part.ok()) {
+            // Written and fsynced, but unreadable now: it is loaded
+            // (or quarantined) at the next start.
+            OBX_LOG_ERROR("storage: cannot open new part {}: {}", dir.string(),
+                          part.status().ToString());
+            continue;
+          }
+          ts.parts[mf.day].push_back(*part);
+          ts.NotePersisted(mf.day, mf.wal_range);
+        }
+      });
+  if (!written.ok()) return written.status();
+  if (options_.observer) {
+    for (const Manifest& mf : *written) {
+      options_.observer->OnPartWritten(table, mf.rows, PartBytes(mf), false);
+    }
+  }
+  return absl::OkStatus();
+}
+
+absl::Status EmbeddedStore::Flush() {
+  absl::Status first;
+  for (TenantState* tenant : AllTenants()) {
+    for (Table table : kTables) {
+      if (auto s = SealTable(*tenant, table); !s.ok() && first.ok()) first = s;
+    }
+  }
+  return first;
+}
+
+absl::Status EmbeddedStore::SealDue(absl::Time now) {
+  absl::Status first;
+  struct Candidate {
+    TenantState* tenant;
+    Table table;
+    uint64_t bytes;
+  };
+  std::vector<Candidate> others;
+  uint64_t total = 0;
+  for (TenantState* tenant : AllTenants()) {
+    for (Table table : kTables) {
+      TableHead& head = tenant->table(table).head;
+      if (head.ShouldSeal(now)) {
+        if (auto s = SealTable(*tenant, table); !s.ok()) {
+          OBX_LOG_ERROR("storage: sealing tenant {} {}: {}", tenant->id,
+                        std::string(TableName(table)), s.ToString());
+          if (first.ok()) first = s;
+        }
+        continue;
+      }
+      const uint64_t bytes = head.stats().bytes;
+      total += bytes;
+      if (bytes > 0) others.push_back({tenant, table, bytes});
+    }
+  }
+  // All heads together over budget: seal the largest first.
+  std::sort(others.begin(), others.end(),
+            [](const Candidate& a, const Candidate& b) { return a.bytes > b.bytes; });
+  for (const Candidate& c : others) {
+    if (total <= options_.max_head_bytes_total) break;
+    if (auto s = SealTable(*c.tenant, c.table); !s.ok() && first.ok()) first = s;
+    total -= c.bytes;
+  }
+  return first;
+}
+
+absl::Status EmbeddedStore::MergeDay(TenantState& tenant, Table table, int32_t day) {
+  TableState& ts = tenant.table(table);
+  const TableSchema& schema = SchemaFor(table);
+  // Inputs: the smallest hot parts of the day, within the memory bound.
+  std::vector<PartPtr> inputs;
+  {
+    absl::MutexLock l(&ts.mu);
+    auto it = ts.parts.find(day);
+    if (it == ts.parts.end() || it->second.size() <= options_.merge.max_parts_per_day) {
+      return absl::OkStatus();
+    }
+    std::vector<PartPtr> hot;
+    for (const PartPtr& p : it->second) {
+      if (!p->info.cold) hot.push_back(p);
+    }
+    std::sort(hot.begin(), hot.end(),
+              [](const PartPtr& a, const PartPtr& b) { return a->info.bytes < b->info.bytes; });
+    uint64_t plain = 0;
+    for (const PartPtr& p : hot) {
+      const uint64_t b = PlainBytes(p->reader->manifest());
+      if (inputs.size() >= options_.merge.max_inputs ||
+          (inputs.size() >= 2 && plain + b > options_.merge.max_input_bytes)) {
+        break;
+      }
+      inputs.push_back(p);
+      plain += b;
+    }
+  }
+  if (inputs.size() < 2) return absl::OkStatus();
+  // Read every input in sort-key order; WritePart sorts the union again.
+  ColumnBatch all = schema.NewBatch();
+  std::optional<WalRange> range;
+  uint32_t level = 0;
+  for (const PartPtr& p : inputs) {
+    ScanOptions o;
+    o.order = ScanOrder::kSortKey;
+    o.max_batch_rows = 65'536;
+    auto scan = PartScan::Create(p->reader, o);
+    if (!scan.ok()) return scan.status();
+    ColumnBatch b;
+    while (true) {
+      auto more = (*scan)->Next(&b);
+      if (!more.ok()) {
+        if (more.status().code() == absl::StatusCode::kDataLoss) Quarantine(p, more.status());
+        return more.status();
+      }
+      if (!*more) break;
+      std::vector<uint32_t> idx(b.rows());
+      for (uint32_t i = 0; i < idx.size(); ++i) idx[i] = i;
+      for (size_t c = 0; c < all.columns.size(); ++c) AppendRows(b.columns[c], idx, all.columns[c]);
+    }
+    const auto& r = p->reader->manifest().wal_range;
+    if (r) {
+      range =
+          range ? WalRange{std::min(range->first, r->first), std::max(range->last, r->last)} : *r;
+    }
+    level = std::max(level, p->info.level + 1);
+  }
+  PartWriteOptions w;
+  w.tenant_id = tenant.id;
+  w.day = day;
+  {
+    absl::MutexLock m(&ts.maint_mu);
+    w.name = PartName(ts.next_sequence++);
+  }
+  w.wal_range = range;
+  w.level = level;
+  w.block_rows = options_.head.block_rows;
+  w.zstd_level = options_.head.zstd_level;
+  w.fsync = options_.head.fsync;
+  auto manifest = WritePart(options_.dir, schema, all, w);
+  if (!manifest.ok()) return manifest.status();
+  auto merged =
+      OpenPart(DayDir(options_.dir, tenant.id, table, day) / w.name, table, tenant.id, day, false);
+  if (!merged.ok()) return merged.status();
+  {
+    absl::MutexLock l(&ts.mu);
+    auto& list = ts.parts[day];
+    std::vector<PartPtr> next;
+    bool placed = false;
+    for (const PartPtr& p : list) {
+      if (std::find(inputs.begin(), inputs.end(), p) != inputs.end()) {
+        // The merged part takes the place of its first input, keeping creation order.
+        if (!placed) next.push_back(*merged);
+        placed = true;
+        p->remove_on_release = true;
+        continue;
+      }
+      next.push_back(p);
+    }
+    if (!placed) {
+      // Every input left meanwhile (the day was dropped): so does the merged part.
+      (*merged)->remove_on_release = true;
+      return absl::OkStatus();
+    }
+    list = std::move(next);
+  }
+  merges_.fetch_add(1);
+  if (options_.observer) {
+    options_.observer->OnPartWritten(table, manifest->rows, PartBytes(*manifest), true);
+  }
+  OBX_LOG_DEBUG("storage: merged {} parts of tenant {} {} {} into {} ({} rows)", inputs.size(),
+                tenant.id, std::string(TableName(table)), DayDirName(day), w.name, manifest->rows);
+  if (options_.merge.max_bytes_per_second > 0) {
+    // Throttle: give ingest the CPU and disk back in proportion to the work done.
+    const double secs = static_cast<double>(PartBytes(*manifest)) /
+                        static_cast<double>(options_.merge.max_bytes_per_second);
+    std::unique_lock<std::mutex> l(stop_mu_);
+    stop_cv_.wait_for(l, std::chrono::duration<double>(secs), [this] { return stopping_; });
+  }
+  return absl::OkStatus();
+}
+
+absl::Status EmbeddedStore::MergeDue() {
+  absl::Status first;
+  for (TenantState* tenant : AllTenants()) {
+    for (Table table : kTables) {
+      TableState& ts = tenant->table(table);
+      std::vector<int32_t> days;
+      {
+        absl::MutexLock l(&ts.mu);
+        for (const auto& [day, list] : ts.parts) {
+          if (list.size() > options_.merge.max_parts_per_day) days.push_back(day);
+        }
+      }
+      for (int32_t day : days) {
+        if (auto s = MergeDay(*tenant, table, day); !s.ok()) {
+          OBX_LOG_ERROR("storage: merging tenant {} {} {}: {}", tenant->id,
+                        std::string(TableName(table)), DayDirName(day), s.ToString());
+          if (first.ok()) first = s;
+        }
+      }
+    }
+  }
+  return first;
+}
+
+void EmbeddedStore::DropParts(TableState& ts, Table table,
+                              const std::vector<std::pair<int32_t, PartPtr>>& drop, bool by_cap) {
+  {
+    absl::MutexLock l(&ts.mu);
+    for (const auto& [day, p] : drop) {
+      auto it = ts.parts.find(day);
+      if (it == ts.parts.end()) continue;
+      auto& list = it->second;
+      list.erase(std::remove(list.begin(), list.end(), p), list.end());
+      if (list.empty()) ts.parts.erase(it);
+      p->remove_on_release = true;
+    }
+  }
+  for (const auto& [day, p] : drop) {
+    if (options_.observer) options_.observer->OnRetentionDrop(table, p->info.bytes, by_cap);
+  }
+}
+
+absl::Status EmbeddedStore::ApplyRetention(absl::Time now) {
+  // Days that ended before the cut-off go whole.
+  if (options_.retention != absl::InfiniteDuration()) {
+    const int64_t cutoff_s = absl::ToUnixSeconds(now - options_.retention);
+    const int64_t cutoff_day = cutoff_s / 86'400 - (cutoff_s % 86'400 < 0 ? 1 : 0);
+    const int32_t last_dropped = static_cast<int32_t>(cutoff_day) - 1;
+    for (TenantState* tenant : AllTenants()) {
+      for (Table table : kTables) {
+        TableState& ts = tenant->table(table);
+        absl::MutexLock m(&ts.maint_mu);
+        std::vector<std::pair<int32_t, PartPtr>> drop;
+        {
+          absl::MutexLock l(&ts.mu);
+          for (auto it = ts.parts.begin(); it != ts.parts.end() && it->first <= last_dropped;
+               ++it) {
+            for (const PartPtr& p : it->second) drop.emplace_back(it->first, p);
+          }
+        }
+        if (drop.empty()) continue;
+        OBX_LOG_INFO("storage: retention drops {} parts of tenant {} {} up to {}", drop.size(),
+                     tenant->id, std::string(TableName(table)), DayDirName(last_dropped));
+        DropParts(ts, table, drop, false);
+      }
+    }
+  }
+  if (options_.max_disk_bytes == 0) return absl::OkStatus();
+  // Over the disk cap: the oldest day (over every tenant and table) goes first, but never
+  // today's, which is still being written.
+  const int32_t today = static_cast<int32_t>(absl::ToUnixSeconds(now) / 86'400);
+  while (true) {
+    uint64_t total = 0;
+    int32_t oldest = INT32_MAX;
+    for (TenantState* tenant : AllTenants()) {
+      for (Table table : kTables) {
+        TableState& ts = tenant->table(table);
+        absl::MutexLock l(&ts.mu);
+        for (const auto& [day, list] : ts.parts) {
+          for (const PartPtr& p : list) total += p->info.bytes;
+          if (!list.empty()) oldest = std::min(oldest, day);
+        }
+      }
+    }
+    if (total <= options_.max_disk_bytes) return absl::OkStatus();
+    if (oldest >= today) {
+      OBX_LOG_WARN(
+          "storage: {} bytes stored exceed max_disk_bytes ({}) with only today's data "
+          "left; nothing more is dropped",
+          total, options_.max_disk_bytes);
+      return absl::OkStatus();
+    }
+    for (TenantState* tenant : AllTenants()) {
+      for (Table table : kTables) {
+        TableState& ts = tenant->table(table);
+        absl::MutexLock m(&ts.maint_mu);
+        std::vector<std::pair<int32_t, PartPtr>> drop;
+        {
+          absl::MutexLock l(&ts.mu);
+          auto it = ts.parts.find(oldest);
+          if (it != ts.parts.end()) {
+            for (const PartPtr& p : it->second) drop.emplace_back(oldest, p);
+          }
+        }
+        if (drop.empty()) continue;
+        OBX_LOG_WARN("storage: over max_disk_bytes ({} > {}): dropping {} of tenant {} {}", total,
+                     options_.max_disk_bytes, DayDirName(oldest), tenant->id,
+                     std::string(TableName(table)));
+        DropParts(ts, table, drop, true);
+      }
+    }
+  }
+}
+
+absl::Status EmbeddedStore::MoveCold(absl::Time now) {
+  if (options_.cold_dir.empty() || options_.cold_after == absl::InfiniteDuration()) {
+    return absl::OkStatus();
+  }
+  const int64_t cutoff_s = absl::ToUnixSeconds(now - options_.cold_after);
+  for (TenantState* tenant : AllTenants()) {
+    for (Table table : kTables) {
+      TableState& ts = tenant->table(table);
+      std::vector<PartPtr> move;
+      {
+        absl::MutexLock l(&ts.mu);
+        for (const auto& [day, list] : ts.parts) {
+          if ((static_cast<int64_t>(day) + 1) * 86'400 > cutoff_s) break;
+          for (const PartPtr& p : list) {
+            if (!p->info.cold) move.push_back(p);
+          }
+        }
+      }
+      for (const PartPtr& p : move) {
+        absl::MutexLock m(&ts.maint_mu);
+        const fs::path day_dir = DayDir(options_.cold_dir, tenant->id, table, p->info.day);
+        const fs::path tmp = day_dir / absl::StrCat(kTempPartPrefix, p->info.name);
+        const fs::path dest = day_dir / p->info.name;
+        std::error_code ec;
+        if (auto s = fileutil::CreateDirs(day_dir, options_.head.fsync); !s.ok()) return s;
+        fs::remove_all(tmp, ec);
+        fs::copy(p->info.dir, tmp, fs::copy_options::recursive, ec);
+        if (ec) return fileutil::ErrnoStatus(ec.value(), "copy to cold tier", tmp);
+        if (options_.head.fsync) {
+          for (const auto& f : fs::directory_iterator(tmp)) {
+            auto fd = fileutil::OpenForRead(f.path());
+            if (!fd.ok()) return fd.status();
+            if (auto s = fileutil::Fsync(fd->get(), f.path()); !s.ok()) return s;
+          }
+          if (auto s = fileutil::FsyncDir(tmp); !s.ok()) return s;
+        }
+        fs::rename(tmp, dest, ec);
+        if (ec) return fileutil::ErrnoStatus(ec.value(), "rename into cold tier", dest);
+        if (options_.head.fsync) {
+          if (auto s = fileutil::FsyncDir(day_dir); !s.ok()) return s;
+        }
+        auto cold = OpenPart(dest, table, tenant->id, p->info.day, true);
+        if (!cold.ok()) return cold.status();
+        {
+          absl::MutexLock l(&ts.mu);
+          auto& list = ts.parts[p->info.day];
+          auto pos = std::find(list.begin(), list.end(), p);
+          if (pos == list.end()) {
+            (*cold)->remove_on_release = true;  // dropped or quarantined meanwhile
+            continue;
+          }
+          *pos = *cold;
+          p->remove_on_release = true;
+        }
+        if (options_.observer) options_.observer->OnColdMove(table, p->info.bytes);
+      }
+    }
+  }
+  return absl::OkStatus();
+}
+
+absl::Status EmbeddedStore::Maintain(absl::Time now) {
+  absl::Status first = SealDue(now);
+  for (auto s : {MergeDue(), ApplyRetention(now), MoveCold(now)}) {
+    if (!s.ok() && first.ok()) first = s;
+  }
+  return first;
+}
+
+void EmbeddedStore::SealLoop() {
+  while (true) {
+    {
+      std::unique_lock<std::mutex> l(stop_mu_);
+      if (stop_cv_.wait_for(l, absl::ToChronoMilliseconds(options_.maintenance_interval),
+                            [this] { return stopping_; })) {
+        return;
+      }
+    }
+    (void)SealDue(absl::Now());  // errors are logged; the rows stay in the head and the WAL
+  }
+}
+
+void EmbeddedStore::MergeLoop() {
+  while (true) {
+    {
+      std::unique_lock<std::mutex> l(stop_mu_);
+      if (stop_cv_.wait_for(l, absl::ToChronoMilliseconds(options_.maintenance_interval * 5),
+                            [this] { return stopping_; })) {
+        return;
+      }
+    }
+    const absl::Time now = absl::Now();
+    for (auto s : {MergeDue(), ApplyRetention(now), MoveCold(now)}) {
+      if (!s.ok()) OBX_LOG_ERROR("storage: maintenance: {}", s.ToString());
+    }
+  }
+}
+
+std::vector<PartInfo> EmbeddedStore::Parts() const {
+  std::vector<PartInfo> out;
+  for (TenantState* tenant : AllTenants()) {
+    for (Table table : kTables) {
+      TableState& ts = tenant->table(table);
+      absl::MutexLock l(&ts.mu);
+      for (const auto& [day, list] : ts.parts) {
+        for (const PartPtr& p : list) out.push_back(p->info);
+      }
+    }
+  }
+  return out;
+}
+
+StoreStats EmbeddedStore::stats() const {
+  StoreStats s;
+  for (TenantState* tenant : AllTenants()) {
+    s.series += tenant->index->size();
+    for (Table table : kTables) {
+      TableState& ts = tenant->table(table);
+      const auto hs = ts.head.stats();
+      s.head_rows += hs.rows;
+      s.head_bytes += hs.bytes;
+      absl::MutexLock l(&ts.mu);
+      for (const auto& [day, list] : ts.parts) {
+        for (const PartPtr& p : list) {
+          ++s.parts;
+          s.part_bytes += p->info.bytes;
+          if (p->info.cold) s.cold_bytes += p->info.bytes;
+        }
+      }
+    }
+  }
+  s.quarantined_parts = quarantined_.load();
+  s.merges = merges_.load();
+  return s;
+}
+
+}  // namespace
+
+absl::StatusOr<std::unique_ptr<Store>> OpenEmbeddedStore(StoreOptions options) {
+  if (options.dir.empty()) return absl::InvalidArgumentError("storage needs a directory");
+  if (options.merge.max_inputs < 2) {
+    return absl::InvalidArgumentError("merge.max_inputs must be at least 2");
+  }
+  auto store = std::make_unique<EmbeddedStore>(std::move(options));
+  if (auto s = store->Load(); !s.ok()) return s;
+  store->StartThreads();
+  return store;
+}
+
+}  // namespace observex::storage
