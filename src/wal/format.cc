@@ -341,7 +341,7 @@ absl::Status ScanSegment(int fd, const std::filesystem::path& path, Lsn base, ui
                          PositionFn on_position, SegmentScan* out) {
   *out = SegmentScan{};
   FileWindow w(fd, path, limit);
-  uint64_t pos = 0;
+  uint64_t pos = std::min(options.start_offset, limit);
   while (pos < limit) {
     auto parsed = ParseAt(w, pos, limit);
     if (!parsed.ok()) return parsed.status();

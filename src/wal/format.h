@@ -101,6 +101,9 @@ struct ScanOptions {
   bool newest = false;
   // Entries with a smaller LSN are verified but not passed to the entry callback.
   Lsn emit_from = 0;
+  // Offset in the segment where scanning starts: 0, or the offset of a known entry (a
+  // consumer resuming where it stopped), so the bytes before it are not read again.
+  uint64_t start_offset = 0;
 };
 
 struct SegmentScan {

@@ -626,6 +626,10 @@ absl::Status WalImpl::Replay(Lsn from,
     const uint64_t limit = std::min<uint64_t>(static_cast<uint64_t>(st.st_size), seg.size);
     format::ScanOptions opts;
     opts.emit_from = from;
+    // Resume at `from` when it lies inside this segment: a tailing consumer asks for the
+    // entry after the last one it read, and re-reading the segment's head would make each
+    // poll cost the whole segment.
+    if (from > seg.base) opts.start_offset = from - seg.base;
     format::SegmentScan scan;
     auto s = format::ScanSegment(
         fd.get(), seg.path, seg.base, limit, opts, fn,

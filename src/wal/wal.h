@@ -133,7 +133,9 @@ class Wal {
 
   // Calls `fn` for every good, fsynced entry with LSN >= `from`, in order (corrupt ranges
   // skipped); stops at and returns fn's first error. Entries appended while it runs may or
-  // may not be seen.
+  // may not be seen. `from` should be an entry's LSN, the LSN after an entry, or a segment
+  // base: scanning starts there, so a value inside an entry is read as corruption up to the
+  // next good entry.
   virtual absl::Status Replay(
       Lsn from, absl::FunctionRef<absl::Status(Lsn, int64_t, std::string_view)> fn) = 0;
 
