@@ -92,15 +92,18 @@ absl::Status TableSchema::CheckBatch(const ColumnBatch& batch) const {
 
 const TableSchema& SpansSchema() {
   static const TableSchema schema = Finish(
-      TableSchema{Table::kSpans,
-                  {Dict("service"),        Dict("name"),         Int("start_time"),
-                   Int("duration"),  // ns; end time = start_time + duration
-                   Bytes("trace_id"),      Bytes("span_id"),     Bytes("parent_span_id"),
-                   Dict("trace_state"),    Int("kind"),          Int("status_code"),
-                   Dict("status_message"), Int("flags"),         Dict("scope_name"),
-                   Dict("scope_version"),  Attrs("attributes"),  Attrs("resource_attributes"),
-                   Bytes("events"),        Bytes("links"),       Int("dropped_attributes"),
-                   Int("dropped_events"),  Int("dropped_links"), Float("sampling_probability")}},
+      TableSchema{
+          Table::kSpans,
+          {Dict("service"), Dict("name"), Int("start_time"),
+           Int("duration"),  // ns, end - start; clamped at 0, span_extra then keeps the end
+           Bytes("trace_id"), Bytes("span_id"), Bytes("parent_span_id"), Dict("trace_state"),
+           Int("kind"), Int("status_code"), Dict("status_message"), Int("flags"),
+           Dict("scope_name"), Dict("scope_version"), Attrs("attributes"),
+           Attrs("resource_attributes"), Bytes("events"), Bytes("links"), Int("dropped_attributes"),
+           Int("dropped_events"), Int("dropped_links"), Float("sampling_probability"),
+           // What OTLP carries beyond the columns above, so spans read back exactly
+           // (docs/part-format.md, "Spans and logs as rows").
+           Dict("resource_extra"), Dict("scope_extra"), Dict("span_extra")}},
       {"service", "name", "start_time"}, "trace_id");
   return schema;
 }
@@ -111,7 +114,8 @@ const TableSchema& LogsSchema() {
                          {Dict("service"), Int("severity_number"), Dict("severity_text"),
                           Int("time"), Int("observed_time"), Dict("body"), Bytes("trace_id"),
                           Bytes("span_id"), Int("flags"), Dict("event_name"), Dict("scope_name"),
-                          Attrs("attributes"), Attrs("resource_attributes")}},
+                          Attrs("attributes"), Attrs("resource_attributes"),
+                          Int("dropped_attributes"), Dict("resource_extra"), Dict("scope_extra")}},
              {"service", "severity_number", "time"}, "trace_id");
   return schema;
 }
