@@ -6,7 +6,10 @@
 #include "absl/strings/ascii.h"
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
 #include "absl/strings/str_replace.h"
+#include "absl/strings/str_split.h"
+#include "absl/strings/strip.h"
 #include "yaml-cpp/yaml.h"
 
 namespace observex::app {
@@ -49,6 +52,50 @@ Setting Str(const char* key, std::string ServerConfig::*field, const char* help)
             return absl::OkStatus();
           },
           [=](const ServerConfig& c) { return c.*field; }};
+}
+
+// Durations are written back in the largest unit that divides them ("15d", "10m").
+std::string ShowDuration(uint64_t seconds) {
+  if (seconds == 0) return "0";
+  for (auto [unit, n] : {std::pair<const char*, uint64_t>{"d", 86'400}, {"h", 3'600}, {"m", 60}}) {
+    if (seconds % n == 0) return absl::StrCat(seconds / n, unit);
+  }
+  return absl::StrCat(seconds, "s");
+}
+
+Setting Duration(const char* key, uint64_t ServerConfig::*field, const char* help) {
+  return {key, help,
+          [=](ServerConfig& c, const std::string& v) -> absl::Status {
+            auto d = ParseDurationSeconds(v);
+            if (!d.ok()) return Bad(key, v, "a duration like 15d, 12h, 10m or 30s");
+            c.*field = *d;
+            return absl::OkStatus();
+          },
+          [=](const ServerConfig& c) { return ShowDuration(c.*field); }};
+}
+
+// A string that may be empty (a feature turned off).
+Setting OptionalStr(const char* key, std::string ServerConfig::*field, const char* help) {
+  return {key, help,
+          [=](ServerConfig& c, const std::string& v) -> absl::Status {
+            c.*field = v;
+            return absl::OkStatus();
+          },
+          [=](const ServerConfig& c) { return c.*field; }};
+}
+
+Setting List(const char* key, std::vector<std::string> ServerConfig::*field, const char* help) {
+  return {key, help,
+          [=](ServerConfig& c, const std::string& v) -> absl::Status {
+            std::vector<std::string> items;
+            for (absl::string_view part : absl::StrSplit(v, ',')) {
+              part = absl::StripAsciiWhitespace(part);
+              if (!part.empty()) items.emplace_back(part);
+            }
+            c.*field = std::move(items);
+            return absl::OkStatus();
+          },
+          [=](const ServerConfig& c) { return absl::StrJoin(c.*field, ","); }};
 }
 
 const std::vector<Setting>& Settings() {
@@ -112,6 +159,33 @@ const std::vector<Setting>& Settings() {
          return absl::OkStatus();
        },
        [](const ServerConfig& c) { return std::string(c.wal_fsync ? "true" : "false"); }},
+      Duration("retention", &ServerConfig::retention_seconds,
+               "How long stored telemetry is kept; whole days are dropped once they ended "
+               "longer ago than this. 0 keeps everything."),
+      Uint("max_disk_bytes", &ServerConfig::max_disk_bytes,
+           "Cap on stored parts (hot and cold); above it the oldest days are dropped first. "
+           "0 = no cap.",
+           true),
+      OptionalStr("cold_dir", &ServerConfig::cold_dir,
+                  "Second directory for parts older than cold_after (still queried). Empty = "
+                  "no cold tier."),
+      Duration("cold_after", &ServerConfig::cold_after_seconds,
+               "Age (after the end of their day) at which parts move to cold_dir. 0 = never."),
+      Duration("storage_seal_after", &ServerConfig::storage_seal_after_seconds,
+               "Longest time rows stay in the in-memory head before they are written as a "
+               "part."),
+      Uint("storage_head_bytes", &ServerConfig::storage_head_bytes,
+           "A (tenant, table) head is written as parts once it holds this many bytes.", true),
+      Uint("storage_head_budget", &ServerConfig::storage_head_budget,
+           "Memory all heads together may hold; beyond it the largest are written first.",
+           true),
+      Uint("storage_max_parts_per_day", &ServerConfig::storage_max_parts_per_day,
+           "Background merges keep each (tenant, table, day) at about this many parts."),
+      Uint("storage_merge_bytes_per_second", &ServerConfig::storage_merge_bytes_per_second,
+           "Throttle for background merges, so ingest keeps priority. 0 = unthrottled.", true),
+      List("promote_resource_attributes", &ServerConfig::promote_resource_attributes,
+           "Comma-separated resource attribute keys copied as labels onto every metric "
+           "series of that resource (e.g. k8s.namespace.name)."),
   };
   return settings;
 }
@@ -148,6 +222,39 @@ absl::StatusOr<uint64_t> ParseBytes(const std::string& text) {
     return absl::InvalidArgumentError(absl::StrCat("'", text, "' is not a byte size"));
   }
   return static_cast<uint64_t>(v * static_cast<double>(mult));
+}
+
+absl::StatusOr<uint64_t> ParseDurationSeconds(const std::string& text) {
+  std::string t = absl::AsciiStrToLower(std::string(absl::StripAsciiWhitespace(text)));
+  uint64_t mult = 1;
+  if (!t.empty()) {
+    switch (t.back()) {
+      case 's':
+        mult = 1;
+        break;
+      case 'm':
+        mult = 60;
+        break;
+      case 'h':
+        mult = 3'600;
+        break;
+      case 'd':
+        mult = 86'400;
+        break;
+      case 'w':
+        mult = 7 * 86'400;
+        break;
+      default:
+        mult = 0;
+        break;
+    }
+    if (mult != 0) t.pop_back();
+  }
+  uint64_t v = 0;
+  if (t.empty() || !absl::SimpleAtoi(t, &v) || (mult != 0 && v > UINT64_MAX / mult)) {
+    return absl::InvalidArgumentError(absl::StrCat("'", text, "' is not a duration"));
+  }
+  return v * (mult == 0 ? 1 : mult);
 }
 
 std::vector<SettingInfo> SettingsReference() {

@@ -40,6 +40,20 @@ struct ServerConfig {
   uint64_t wal_max_uncheckpointed_bytes = 4ull << 30;
   bool wal_fsync = true;
 
+  // Storage (durations in seconds; 0 turns the feature off where the help says so)
+  uint64_t retention_seconds = 15 * 86'400;
+  uint64_t max_disk_bytes = 0;
+  std::string cold_dir;
+  uint64_t cold_after_seconds = 0;
+  uint64_t storage_seal_after_seconds = 600;
+  uint64_t storage_head_bytes = 256ull << 20;
+  uint64_t storage_head_budget = 1ull << 30;
+  uint64_t storage_max_parts_per_day = 8;
+  uint64_t storage_merge_bytes_per_second = 64ull << 20;
+
+  // Metrics model
+  std::vector<std::string> promote_resource_attributes;
+
   // Derived from memory_budget (see docs/configuration.md).
   uint64_t http_body_bytes_budget() const { return memory_budget * 35 / 100; }
   uint64_t grpc_memory_quota_bytes() const { return memory_budget * 25 / 100; }
@@ -67,5 +81,7 @@ absl::StatusOr<ServerConfig> LoadConfig(const std::string& yaml_file,
 
 // "1GiB", "512MiB", "64KiB", "1000000", "1GB" -> bytes.
 absl::StatusOr<uint64_t> ParseBytes(const std::string& text);
+// "15d", "12h", "10m", "30s", "2w", "90" (seconds) -> seconds.
+absl::StatusOr<uint64_t> ParseDurationSeconds(const std::string& text);
 
 }  // namespace observex::app

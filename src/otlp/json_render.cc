@@ -242,6 +242,8 @@ absl::Status Malformed(const google::protobuf::Descriptor* d, std::string_view b
 
 }  // namespace
 
+std::string EncodeJson(const google::protobuf::Message& message) { return Render(message); }
+
 absl::Status ForEachSignalJson(SignalType type, std::string_view request_protobuf,
                                const std::function<void(std::string_view json)>& emit) {
   google::protobuf::Arena arena;

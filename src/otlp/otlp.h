@@ -111,6 +111,10 @@ std::string EncodeResponse(SignalType type, Encoding encoding, int64_t rejected,
 absl::Status ForEachSignalJson(SignalType type, std::string_view request_protobuf,
                                const std::function<void(std::string_view json)>& emit);
 
+// Any OTLP message (a whole Export*ServiceRequest, say) in the OTLP/JSON mapping described
+// above, as one compact JSON object.
+std::string EncodeJson(const google::protobuf::Message& message);
+
 // gzip/deflate decoding that stops with ResourceExhausted once the output would exceed
 // `max_output_bytes` (gzip bombs never allocate past the limit); InvalidArgument for a
 // corrupt stream.

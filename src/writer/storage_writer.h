@@ -1,0 +1,97 @@
+// The storage writer: the WAL's consumer. It reads batch records from the WAL in LSN order,
+// turns each into table rows (spans and logs through otlp_rows.h; OTLP metrics and
+// Prometheus remote-write samples through the metrics model and the tenant's series index)
+// and appends them to the Store with the entry's LSN. It is the only path from the WAL to
+// storage, at start-up (Recover replays everything above the checkpoint) and in steady
+// state (a thread tails the log), so what recovery rebuilds is exactly what ingest built.
+//
+// The WAL checkpoint advances to Store::DurableLsn: only past entries whose rows are all in
+// fsynced parts. A record that cannot be converted is logged, counted and skipped (it passed
+// validation before it was acknowledged, so this means a bug or damage, and holding the WAL
+// for it would stop all ingest); a Store error stops the writer at that entry, which is
+// retried until it succeeds, so nothing acknowledged is skipped because of a full disk.
+//
+// Thread-safety: Recover, Start and Stop are called by the owner in that order; the other
+// methods may be called from any thread. The tail thread is owned and joined by Stop.
+#pragma once
+
+#include <atomic>
+#include <condition_variable>
+#include <cstdint>
+#include <functional>
+#include <mutex>
+#include <thread>
+
+#include "absl/status/status.h"
+#include "absl/time/time.h"
+#include "metrics/metrics_model.h"
+#include "signal/batch.h"
+#include "storage/store.h"
+#include "wal/wal.h"
+
+namespace observex::writer {
+
+// Counts for /metrics; called on the writer's thread. Must not block.
+class StorageWriterObserver {
+ public:
+  virtual ~StorageWriterObserver() = default;
+  // Rows appended for one WAL entry (spans, log records or samples) and what was rejected
+  // by the metrics conversion (delta temporality and the like), by reason.
+  virtual void OnApplied(SignalType type, uint64_t rows, double seconds) {}
+  virtual void OnRejectedPoints(SignalType type, std::string_view reason, uint64_t points) {}
+  // A record the writer could not convert and skipped.
+  virtual void OnBadRecord() {}
+};
+
+struct StorageWriterOptions {
+  metrics::ConvertOptions convert;
+  // How often the tail thread looks for new entries when it has caught up.
+  absl::Duration poll_interval = absl::Milliseconds(50);
+  // How often the WAL checkpoint is moved forward.
+  absl::Duration checkpoint_interval = absl::Seconds(1);
+  // Pause after a Store error before the entry is tried again.
+  absl::Duration retry_interval = absl::Seconds(1);
+  StorageWriterObserver* observer = nullptr;  // not owned; may be null
+};
+
+class StorageWriter {
+ public:
+  // `wal` and `store` must outlive the writer.
+  StorageWriter(wal::Wal* wal, storage::Store* store, StorageWriterOptions options);
+  ~StorageWriter();
+
+  // Applies every entry from the WAL's checkpoint to its end, calling `progress` with
+  // (entries applied, bytes read, bytes to read) every few thousand entries. Then
+  // checkpoints. Fails only on a Store error.
+  absl::Status Recover(
+      const std::function<void(uint64_t entries, uint64_t done, uint64_t total)>& progress);
+  // Starts tailing the WAL from where Recover stopped.
+  void Start();
+  // Applies what is already in the WAL, checkpoints, and joins the thread. Idempotent.
+  void Stop();
+
+  // The LSN after the last entry applied.
+  uint64_t applied_lsn() const { return next_lsn_.load(); }
+  // Moves the WAL checkpoint to what the Store has made durable.
+  absl::Status Checkpoint();
+
+ private:
+  absl::Status Apply(uint64_t lsn, std::string_view payload);
+  absl::Status ApplyMetrics(int64_t tenant, uint64_t lsn, const metrics::MetricsBatch& batch);
+  // One pass over the new entries; returns how many were applied.
+  absl::StatusOr<uint64_t> Pass();
+  void Loop();
+
+  wal::Wal* const wal_;
+  storage::Store* const store_;
+  const StorageWriterOptions options_;
+  std::atomic<uint64_t> next_lsn_{0};
+  absl::Time last_checkpoint_ = absl::InfinitePast();
+
+  std::mutex mu_;
+  std::condition_variable cv_;
+  bool stopping_ = false;
+  std::thread thread_;
+};
+
+}  // namespace observex::writer
