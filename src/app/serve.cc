@@ -17,9 +17,9 @@
 #include "ingest/metrics.h"
 #include "ingest/pipeline.h"
 #include "ingest/receivers.h"
+#include "storage/store.h"
 #include "tenant/control_plane.h"
 #include "tenant/key_store.h"
-#include "storage/store.h"
 #include "wal/wal.h"
 #include "writer/storage_writer.h"
 
@@ -139,8 +139,8 @@ int RunServe(const ServerConfig& config) {
   const int64_t replay_start = MonotonicNanos();
   auto recovered = storage_writer.Recover([](uint64_t entries, uint64_t done, uint64_t total) {
     OBX_LOG_INFO("storage replay: {} WAL entries, {} / {} bytes ({:.1f}% done)", entries, done,
-                 total, total ? 100.0 * static_cast<double>(done) / static_cast<double>(total)
-                              : 100.0);
+                 total,
+                 total ? 100.0 * static_cast<double>(done) / static_cast<double>(total) : 100.0);
   });
   if (!recovered.ok()) return Fail(absl::StrCat("storage replay: ", recovered.ToString()));
   {

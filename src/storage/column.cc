@@ -1,5 +1,6 @@
 #include "storage/column.h"
 
+#include <algorithm>
 #include <utility>
 
 #include "absl/container/flat_hash_set.h"
@@ -51,19 +52,30 @@ void AppendRow(const Column& from, size_t row, Column& to) {
   }
 }
 
+namespace {
+
+// Reserves room for `n` elements with geometric growth: exact reserves on every call would
+// make appending many small batches to one column quadratic.
+template <typename Container>
+void GrowFor(Container& c, size_t n) {
+  if (c.capacity() < n) c.reserve(std::max(n, c.capacity() * 2));
+}
+
+}  // namespace
+
 void AppendRows(const Column& from, const std::vector<uint32_t>& rows, Column& to) {
   switch (from.index()) {
     case 0: {
       const auto& src = std::get<0>(from);
       auto& dst = std::get<0>(to);
-      dst.reserve(dst.size() + rows.size());
+      GrowFor(dst, dst.size() + rows.size());
       for (uint32_t r : rows) dst.push_back(src[r]);
       break;
     }
     case 1: {
       const auto& src = std::get<1>(from);
       auto& dst = std::get<1>(to);
-      dst.reserve(dst.size() + rows.size());
+      GrowFor(dst, dst.size() + rows.size());
       for (uint32_t r : rows) dst.push_back(src[r]);
       break;
     }
@@ -72,7 +84,8 @@ void AppendRows(const Column& from, const std::vector<uint32_t>& rows, Column& t
       auto& dst = std::get<2>(to);
       size_t bytes = 0;
       for (uint32_t r : rows) bytes += src.at(r).size();
-      dst.reserve(dst.size() + rows.size(), dst.byte_size() + bytes);
+      GrowFor(dst.mutable_offsets(), dst.size() + 1 + rows.size());
+      GrowFor(dst.mutable_bytes(), dst.byte_size() + bytes);
       for (uint32_t r : rows) dst.push_back(src.at(r));
       break;
     }

@@ -11,10 +11,26 @@
 namespace observex::writer {
 namespace {
 
-// Reused per thread so the steady state allocates no arena blocks.
+// Requests are parsed on an arena whose first block is a buffer owned by the thread: Reset
+// keeps that block, so a steady stream of requests up to its size allocates nothing.
+constexpr size_t kArenaBlockBytes = 8u << 20;
+
+google::protobuf::ArenaOptions ArenaWithBlock(char* block) {
+  google::protobuf::ArenaOptions o;
+  o.initial_block = block;
+  o.initial_block_size = kArenaBlockBytes;
+  o.max_block_size = kArenaBlockBytes;
+  return o;
+}
+
+struct ThreadArenaHolder {
+  std::unique_ptr<char[]> block = std::make_unique_for_overwrite<char[]>(kArenaBlockBytes);
+  google::protobuf::Arena arena{ArenaWithBlock(block.get())};
+};
+
 google::protobuf::Arena& ThreadArena() {
-  thread_local google::protobuf::Arena arena;
-  return arena;
+  thread_local ThreadArenaHolder holder;
+  return holder.arena;
 }
 
 }  // namespace
