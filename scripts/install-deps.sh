@@ -15,18 +15,33 @@ packages=(
   curl procps
 )
 
+# Benchmark peers: bench/storage_peers.sh compares ObserveX's bytes on disk with these. The
+# benchmark runs each one itself on its own ports and data dir; none is needed as a service.
+bench_peers=(prometheus victoria-metrics clickhouse-server clickhouse-client)
+
 missing=()
-for p in "${packages[@]}"; do
+new_peers=()
+for p in "${packages[@]}" "${bench_peers[@]}"; do
   if ! dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed"; then
     missing+=("$p")
+    [[ " ${bench_peers[*]} " == *" $p "* ]] && new_peers+=("$p")
   fi
 done
+sudo_cmd=()
+[[ $(id -u) -ne 0 ]] && sudo_cmd=(sudo)
 if ((${#missing[@]})); then
   echo "install-deps: installing ${missing[*]}"
-  sudo_cmd=()
-  [[ $(id -u) -ne 0 ]] && sudo_cmd=(sudo)
   "${sudo_cmd[@]}" apt-get update -qq
   DEBIAN_FRONTEND=noninteractive "${sudo_cmd[@]}" apt-get install -y -qq --no-install-recommends "${missing[@]}"
+fi
+# The peers' packages start system services (Prometheus on :9090, VictoriaMetrics on :8428,
+# ClickHouse on :8123/:9000) where systemd runs; stop and disable the ones installed just now.
+# A machine that already had a peer installed keeps its services as they were.
+if ((${#new_peers[@]})) && [[ -d /run/systemd/system ]]; then
+  for p in "${new_peers[@]}"; do
+    [[ $p == clickhouse-client ]] && continue
+    "${sudo_cmd[@]}" systemctl disable --now "$p" >/dev/null 2>&1 || true
+  done
 fi
 
 # Node.js + npm: the build fetches the OTLP protos with npm, and the end-to-end tests use
