@@ -52,6 +52,11 @@ class RowFilter {
                                            const std::vector<Predicate>& predicates,
                                            int64_t min_time, int64_t max_time);
 
+  // True when every row of a block whose times lie in [block_min, block_max] is selected.
+  bool SelectsWholeBlock(int64_t block_min, int64_t block_max) const {
+    return predicates_.empty() && block_min >= min_time_ && block_max <= max_time_;
+  }
+
   // Supplies a schema column of the block being filtered.
   using ColumnFn = absl::FunctionRef<absl::StatusOr<const Column*>(int column)>;
 

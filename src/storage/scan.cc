@@ -234,6 +234,18 @@ absl::Status PartScan::SelectBlock(size_t block, std::vector<Column>& decoded,
   decoded.resize(ncols);
   loaded.assign(ncols, false);
   ++stats_.blocks_read;
+  const BlockMeta& meta = part_->manifest().blocks[block];
+  if (filter_->SelectsWholeBlock(meta.min_time, meta.max_time)) {
+    // No predicate and the block lies inside the time range: every row, without a filter
+    // pass. The time column is still decoded: time-ordered scans sort by it.
+    if (auto st = LoadColumn(block, part_->schema().time_column, decoded, loaded); !st.ok()) {
+      return st;
+    }
+    rows->resize(meta.rows);
+    std::iota(rows->begin(), rows->end(), 0u);
+    stats_.rows_matched += rows->size();
+    return absl::OkStatus();
+  }
   const std::string what = absl::StrCat(part_->dir().string(), " block ", block);
   auto s = filter_->Select(
       part_->manifest().blocks[block].rows,
@@ -609,9 +621,11 @@ class MergedScan final : public RowSource {
       std::iota(keep.begin(), keep.end(), 0u);
       StartBatch(out, batch);
       size_t o = 0;
+      // Decided once: moving the first column out empties it, and rows() looks at it.
+      const bool whole = rows == batch.rows();
       for (size_t col = 0; col < batch.columns.size(); ++col) {
         if (strip_time_ && static_cast<int>(col) == time_index_) continue;
-        if (rows == batch.rows()) {
+        if (whole) {
           out->columns[o++] = std::move(batch.columns[col]);
         } else {
           AppendRows(batch.columns[col], keep, out->columns[o++]);

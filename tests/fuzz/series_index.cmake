@@ -1,0 +1,1 @@
+obx_fuzzer(series_index_fuzzer SOURCES series_index_fuzzer.cc DEPS obx_storage)
