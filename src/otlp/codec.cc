@@ -55,6 +55,8 @@ const google::protobuf::Descriptor* RequestDescriptor(SignalType type) {
       return collector_metrics::ExportMetricsServiceRequest::descriptor();
     case SignalType::kLogs:
       return collector_logs::ExportLogsServiceRequest::descriptor();
+    case SignalType::kPrometheus:  // not OTLP
+      break;
   }
   return nullptr;
 }
@@ -68,6 +70,8 @@ google::protobuf::Message* NewRequest(SignalType type, google::protobuf::Arena* 
       return Arena::CreateMessage<collector_metrics::ExportMetricsServiceRequest>(arena);
     case SignalType::kLogs:
       return Arena::CreateMessage<collector_logs::ExportLogsServiceRequest>(arena);
+    case SignalType::kPrometheus:  // not OTLP
+      break;
   }
   return nullptr;
 }
@@ -182,6 +186,8 @@ std::string EncodeResponse(SignalType type, Encoding encoding, int64_t rejected,
       }
       return r.SerializeAsString();
     }
+    case SignalType::kPrometheus:  // not OTLP
+      break;
   }
   return std::string();
 }

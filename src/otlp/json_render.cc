@@ -329,6 +329,8 @@ absl::Status ForEachSignalJson(SignalType type, std::string_view request_protobu
       }
       break;
     }
+    case SignalType::kPrometheus:  // not OTLP (and never reaches here: no descriptor)
+      break;
   }
   return absl::OkStatus();
 }

@@ -181,6 +181,8 @@ LimitReport ApplyLimits(const Limits& limits, DecodedRequest& request) {
           static_cast<opentelemetry::proto::collector::logs::v1::ExportLogsServiceRequest&>(
               *request.message));
       break;
+    case SignalType::kPrometheus:  // not OTLP (and never reaches here: no descriptor)
+      break;
   }
   return applier.report;
 }

@@ -414,6 +414,9 @@ absl::Status Validate(const Limits& limits, DecodedRequest& request) {
               *request.message),
           count);
       break;
+    case SignalType::kPrometheus:
+      st = absl::InvalidArgumentError("a Prometheus request is not an OTLP request");
+      break;
   }
   if (!st.ok()) return st;
   request.signal_count = count;

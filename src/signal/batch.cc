@@ -50,6 +50,8 @@ std::string_view SignalTypeName(SignalType type) {
       return "metrics";
     case SignalType::kLogs:
       return "logs";
+    case SignalType::kPrometheus:
+      return "prometheus";
   }
   return "unknown";
 }
@@ -58,6 +60,7 @@ absl::StatusOr<SignalType> ParseSignalType(std::string_view name) {
   if (name == "traces") return SignalType::kTraces;
   if (name == "metrics") return SignalType::kMetrics;
   if (name == "logs") return SignalType::kLogs;
+  if (name == "prometheus") return SignalType::kPrometheus;
   return absl::InvalidArgumentError(absl::StrCat("unknown signal type '", std::string(name), "'"));
 }
 
@@ -96,7 +99,8 @@ absl::StatusOr<BatchRecordView> DecodeBatchRecord(std::string_view record) {
       !r.GetString16(h.tenant_name) || !r.GetString16(h.observex_version)) {
     return absl::DataLossError("batch record: truncated header");
   }
-  if (type < 1 || type > 3) {
+  if (type < static_cast<uint8_t>(SignalType::kTraces) ||
+      type > static_cast<uint8_t>(SignalType::kPrometheus)) {
     return absl::DataLossError(
         absl::StrCat("batch record: unknown signal type ", static_cast<int>(type)));
   }

@@ -1,8 +1,8 @@
 // The unit that moves through the write path: one client request's signals for one tenant,
-// kept in OTLP protobuf wire form plus a small header that records, once per request, what
-// the pipeline added (tenant, ingestion time, platform version). A batch record is the
-// payload of one WAL entry; its encoding is versioned and self-describing so `wal dump`
-// and recovery need nothing else to read it.
+// kept in protobuf wire form (OTLP, or a Prometheus remote-write 1.0 WriteRequest) plus a small
+// header that records, once per request, what the pipeline added (tenant, ingestion time, platform
+// version). A batch record is the payload of one WAL entry; its encoding is versioned and
+// self-describing so `wal dump` and recovery need nothing else to read it.
 #pragma once
 
 #include <cstdint>
@@ -13,9 +13,11 @@
 
 namespace observex {
 
-enum class SignalType : uint8_t { kTraces = 1, kMetrics = 2, kLogs = 3 };
+// kPrometheus is metric samples from the Prometheus ecosystem (remote write, text import),
+// stored as an uncompressed remote-write 1.0 WriteRequest (src/metrics/remote_write.h).
+enum class SignalType : uint8_t { kTraces = 1, kMetrics = 2, kLogs = 3, kPrometheus = 4 };
 
-// "traces", "metrics", "logs": the label value used in metrics, logs and the API.
+// "traces", "metrics", "logs", "prometheus": the label value used in metrics, logs and the API.
 std::string_view SignalTypeName(SignalType type);
 // Parses the names above; InvalidArgument otherwise.
 absl::StatusOr<SignalType> ParseSignalType(std::string_view name);
@@ -26,7 +28,7 @@ struct BatchHeader {
   SignalType type = SignalType::kTraces;
   int64_t ingested_at_unix_nanos = 0;  // observex.ingested_at for every signal in the batch
   std::string observex_version;        // observex.version for every signal in the batch
-  uint32_t signal_count = 0;           // spans, metric data points or log records
+  uint32_t signal_count = 0;           // spans, metric data points, log records or samples
   uint32_t truncated_values = 0;       // attribute keys/values cut by limits during enrich
   uint32_t dropped_attributes = 0;     // attributes removed by the per-item count limit
 };
@@ -34,7 +36,7 @@ struct BatchHeader {
 // A decoded record; `request` views into the buffer passed to DecodeBatchRecord.
 struct BatchRecordView {
   BatchHeader header;
-  std::string_view request;  // Export{Trace,Metrics,Logs}ServiceRequest, protobuf
+  std::string_view request;  // Export{Trace,Metrics,Logs}ServiceRequest or WriteRequest
 };
 
 // Record layout (little-endian): u8 format version (1) | u8 signal type | i64 tenant id |
