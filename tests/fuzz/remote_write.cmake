@@ -1,0 +1,1 @@
+obx_fuzzer(remote_write_fuzzer SOURCES remote_write_fuzzer.cc DEPS obx_metrics obx_query)
