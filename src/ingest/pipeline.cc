@@ -5,9 +5,12 @@
 #include "absl/strings/str_cat.h"
 #include "common/clock.h"
 #include "common/logging.h"
+#include "metrics/remote_write.h"
+#include "metrics/text_format.h"
 #include "opentelemetry/proto/collector/logs/v1/logs_service.pb.h"
 #include "opentelemetry/proto/collector/metrics/v1/metrics_service.pb.h"
 #include "opentelemetry/proto/collector/trace/v1/trace_service.pb.h"
+#include "snappy.h"
 
 namespace observex::ingest {
 
@@ -80,6 +83,11 @@ int64_t RejectUnusableMetrics(colmetrics::ExportMetricsServiceRequest& req, std:
     why = absl::StrCat(rejected, " data point(s) rejected: the metric name is required");
   }
   return rejected;
+}
+
+std::string PromRejection(const metrics::PromStats& stats) {
+  return absl::StrCat(stats.rejected(), " of ", stats.samples_read + stats.histogram_points,
+                      " sample(s) rejected; the first: ", stats.first_rejection);
 }
 
 }  // namespace
@@ -178,9 +186,98 @@ void Pipeline::Finish(WorkPtr work, IngestResult result) {
   if (done) std::move(done)(std::move(result));
 }
 
+void Pipeline::DecodePrometheus(WorkPtr work) {
+  IngestRequest& req = work->request;
+  const std::string& tenant = req.tenant.tenant_name;
+  auto refuse = [&](Outcome outcome, DropReason reason, uint64_t signals, std::string message) {
+    metrics_->SignalsDropped(tenant, req.type, reason, signals);
+    Finish(std::move(work), {outcome, std::move(message)});
+  };
+  std::string inflated;
+  std::string_view body = req.body;
+  if (req.snappy) {
+    // The block's header states its length: check it before allocating anything.
+    size_t length = 0;
+    if (!snappy::GetUncompressedLength(req.body.data(), req.body.size(), &length)) {
+      return refuse(Outcome::kBadRequest, DropReason::kDecode, work->weight,
+                    "the body is not snappy-compressed (remote write uses the snappy block "
+                    "format)");
+    }
+    if (length > options_.max_decompressed_bytes) {
+      return refuse(Outcome::kTooLarge, DropReason::kTooLarge, work->weight,
+                    absl::StrCat("decompressed body of ", length, " bytes exceeds the limit of ",
+                                 options_.max_decompressed_bytes, " bytes"));
+    }
+    if (!snappy::Uncompress(req.body.data(), req.body.size(), &inflated)) {
+      return refuse(Outcome::kBadRequest, DropReason::kDecode, work->weight,
+                    "the snappy-compressed body is corrupt");
+    }
+    body = inflated;
+  } else if (req.gzip) {
+    auto out = otlp::Gunzip(req.body, options_.max_decompressed_bytes);
+    if (!out.ok()) {
+      const bool too_large = out.status().code() == absl::StatusCode::kResourceExhausted;
+      return refuse(too_large ? Outcome::kTooLarge : Outcome::kBadRequest,
+                    too_large ? DropReason::kTooLarge : DropReason::kDecode, work->weight,
+                    std::string(out.status().message()));
+    }
+    inflated = std::move(*out);
+    body = inflated;
+  } else if (req.body.size() > options_.max_decompressed_bytes) {
+    return refuse(Outcome::kTooLarge, DropReason::kTooLarge, work->weight,
+                  absl::StrCat("request body exceeds the limit of ",
+                               options_.max_decompressed_bytes, " bytes"));
+  }
+  absl::StatusOr<metrics::PromBatch> batch;
+  if (req.prom_format == PromFormat::kRemoteWrite) {
+    batch = metrics::ParseWriteRequest(body);
+  } else {
+    metrics::TextParseOptions text;
+    text.format = req.prom_format == PromFormat::kOpenMetricsText
+                      ? metrics::TextFormat::kOpenMetrics
+                      : metrics::TextFormat::kPrometheus;
+    text.default_timestamp_ms = req.received_at_ms;
+    batch = metrics::ParseText(body, text);
+  }
+  if (!batch.ok()) {
+    return refuse(Outcome::kBadRequest, DropReason::kDecode, work->weight,
+                  std::string(batch.status().message()));
+  }
+  const uint64_t accepted = batch->sample_count();
+  const uint64_t rejected = batch->stats.rejected();
+  if (rejected > 0 && accepted == 0) {
+    return refuse(Outcome::kBadRequest, DropReason::kDecode, rejected, PromRejection(batch->stats));
+  }
+  // The WAL keeps remote write as sent (uncompressed) unless something in it was refused;
+  // text always becomes a WriteRequest, so storage reads one format.
+  std::string stored;
+  if (rejected > 0) {
+    work->rejected = static_cast<int64_t>(rejected);
+    work->warning = PromRejection(batch->stats);
+    metrics_->SignalsDropped(tenant, req.type, DropReason::kDecode, rejected);
+    stored = metrics::EncodeWriteRequest(*batch);
+  } else if (req.prom_format != PromFormat::kRemoteWrite) {
+    stored = metrics::EncodeWriteRequest(*batch);
+  } else if (req.snappy || req.gzip) {
+    stored = std::move(inflated);
+  } else {
+    stored = std::move(req.body);
+  }
+  req.body = std::move(stored);
+  work->decoded.type = req.type;
+  work->decoded.signal_count = static_cast<uint32_t>(accepted);
+  const uint64_t actual = std::clamp<uint64_t>(accepted, 1, TenantCap());
+  Resize(*work, actual);
+  validate_queue_.Push(std::move(work), actual);
+}
+
 void Pipeline::DecodeLoop() {
   while (auto item = decode_queue_.Pop()) {
     WorkPtr work = std::move(*item);
+    if (work->request.type == SignalType::kPrometheus) {
+      DecodePrometheus(std::move(work));
+      continue;
+    }
     IngestRequest& req = work->request;
     const std::string& tenant = req.tenant.tenant_name;
     std::string inflated;
@@ -271,6 +368,8 @@ void Pipeline::EnrichLoop() {
           limits.truncated_values, " key(s)/value(s) truncated");
       work->warning = work->warning.empty() ? note : absl::StrCat(work->warning, "; ", note);
     }
+    // kPrometheus work has no decoded message (ApplyLimits leaves it alone) and its body
+    // already holds the WriteRequest to store.
     BatchHeader header;
     header.tenant_id = req.tenant.tenant_id;
     header.tenant_name = req.tenant.tenant_name;

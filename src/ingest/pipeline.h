@@ -51,11 +51,23 @@ struct IngestResult {
   int64_t rejected = 0;   // signals refused inside an accepted request
 };
 
+// What the body of a SignalType::kPrometheus request holds. The decode stage turns each into
+// an uncompressed remote-write WriteRequest, the form the WAL stores.
+enum class PromFormat : uint8_t {
+  kRemoteWrite,      // WriteRequest protobuf (remote write 1.0)
+  kPrometheusText,   // text exposition format 0.0.4
+  kOpenMetricsText,  // OpenMetrics 1.0 text
+};
+
 struct IngestRequest {
   tenant::AuthResult tenant;
   SignalType type = SignalType::kTraces;
-  otlp::Encoding encoding = otlp::Encoding::kProtobuf;
+  otlp::Encoding encoding = otlp::Encoding::kProtobuf;  // OTLP only
   bool gzip = false;
+  bool snappy = false;  // a snappy block (remote write); kPrometheus only
+  PromFormat prom_format = PromFormat::kRemoteWrite;  // kPrometheus only
+  // Text samples written without a timestamp get this time (the request's arrival).
+  int64_t received_at_ms = 0;
   std::string body;
   absl::AnyInvocable<void(IngestResult) &&> done;
 };
@@ -100,6 +112,9 @@ class Pipeline {
   using WorkPtr = std::unique_ptr<Work>;
 
   void DecodeLoop();
+  // The decode stage for SignalType::kPrometheus: leaves the WriteRequest to store in the
+  // request's body and passes the work on, or finishes it.
+  void DecodePrometheus(WorkPtr work);
   void ValidateLoop();
   void EnrichLoop();
   void Finish(WorkPtr work, IngestResult result);
