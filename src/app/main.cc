@@ -56,7 +56,7 @@ int main(int argc, char** argv) {
   auto* wal_dump = wal->add_subcommand("dump", "Print every signal as one JSON line");
   wal_dump->add_option("--data-dir", data_dir, "Data directory");
   wal_dump->add_option("--tenant", tenant, "Only this tenant");
-  wal_dump->add_option("--type", type_filter, "Only traces, metrics or logs");
+  wal_dump->add_option("--type", type_filter, "Only traces, metrics, logs or prometheus");
 
   // bench
   auto* bench = app.add_subcommand("bench", "Load generators");

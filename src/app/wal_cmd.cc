@@ -1,11 +1,15 @@
 #include <filesystem>
+#include <functional>
 #include <iostream>
 #include <optional>
 
 #include "absl/strings/str_cat.h"
 #include "app/commands.h"
 #include "common/clock.h"
+#include "metrics/naming.h"
+#include "metrics/remote_write.h"
 #include "otlp/otlp.h"
+#include "query/series_source.h"
 #include "rapidjson/stringbuffer.h"
 #include "rapidjson/writer.h"
 #include "signal/batch.h"
@@ -17,6 +21,61 @@ namespace {
 namespace fs = std::filesystem;
 
 fs::path WalDir(const std::string& data_dir) { return fs::path(data_dir) / "wal"; }
+
+void PutString(rapidjson::Writer<rapidjson::StringBuffer>& w, std::string_view s) {
+  w.String(s.data(), static_cast<rapidjson::SizeType>(s.size()));
+}
+
+// A Prometheus batch's WriteRequest as one JSON object per series
+// ({"labels":{...},"samples":[[t_ms,"value"],...]}, the staleness marker as "StaleNaN") and
+// one per metadata entry ({"metadata":{"name","type","help","unit"}}).
+absl::Status ForEachPrometheusJson(std::string_view request,
+                                   const std::function<void(std::string_view json)>& emit) {
+  auto batch = metrics::ParseWriteRequest(request);
+  if (!batch.ok()) return batch.status();
+  for (const metrics::Series& series : batch->metrics.series) {
+    rapidjson::StringBuffer buf;
+    rapidjson::Writer<rapidjson::StringBuffer> w(buf);
+    w.StartObject();
+    w.Key("labels");
+    w.StartObject();
+    for (const query::Label& l : series.labels.items()) {
+      PutString(w, l.name);
+      PutString(w, l.value);
+    }
+    w.EndObject();
+    w.Key("samples");
+    w.StartArray();
+    for (const query::SamplePoint& p : series.samples) {
+      w.StartArray();
+      w.Int64(p.t_ms);
+      PutString(w, query::IsStaleNaN(p.value) ? "StaleNaN" : metrics::FormatLabelFloat(p.value));
+      w.EndArray();
+    }
+    w.EndArray();
+    w.EndObject();
+    emit(std::string_view(buf.GetString(), buf.GetSize()));
+  }
+  for (const metrics::FamilyMetadata& md : batch->metadata) {
+    rapidjson::StringBuffer buf;
+    rapidjson::Writer<rapidjson::StringBuffer> w(buf);
+    w.StartObject();
+    w.Key("metadata");
+    w.StartObject();
+    w.Key("name");
+    PutString(w, md.name);
+    w.Key("type");
+    PutString(w, metrics::MetadataTypeName(md.type));
+    w.Key("help");
+    PutString(w, md.help);
+    w.Key("unit");
+    PutString(w, md.unit);
+    w.EndObject();
+    w.EndObject();
+    emit(std::string_view(buf.GetString(), buf.GetSize()));
+  }
+  return absl::OkStatus();
+}
 
 }  // namespace
 
@@ -58,7 +117,7 @@ int RunWalDump(const std::string& data_dir, const std::string& tenant_filter,
     auto t = ParseSignalType(type_filter);
     if (!t.ok()) {
       std::cerr << "observex wal dump: " << t.status().message()
-                << " (use traces, metrics or logs)\n";
+                << " (use traces, metrics, logs or prometheus)\n";
       return 2;
     }
     only_type = *t;
@@ -100,11 +159,14 @@ int RunWalDump(const std::string& data_dir, const std::string& tenant_filter,
     w.EndObject();
     std::string envelope(buf.GetString(), buf.GetSize());
     const std::string prefix = envelope.substr(0, envelope.size() - std::string("null}").size());
-    auto each = otlp::ForEachSignalJson(h.type, rec->request, [&](std::string_view json) {
+    auto print = [&](std::string_view json) {
       line.clear();
       line.append(prefix).append(json).append("}\n");
       std::cout << line;
-    });
+    };
+    auto each = h.type == SignalType::kPrometheus
+                    ? ForEachPrometheusJson(rec->request, print)
+                    : otlp::ForEachSignalJson(h.type, rec->request, print);
     if (!each.ok()) {
       ++bad_records;
       std::cerr << "observex wal dump: entry at LSN " << lsn << ": " << each.message() << "\n";
