@@ -117,6 +117,16 @@ TEST_F(PromApiShapeTest, TimestampDigitsDifferBetweenScalarsAndVectors) {
             R"({"status":"success","data":{"resultType":"scalar","result":[1435781451.781,"1"]}})");
 }
 
+// Label values escape as Prometheus escapes them (HTML characters, U+2028, control bytes).
+TEST_F(PromApiShapeTest, LabelValuesAreEscapedLikePrometheus) {
+  EXPECT_EQ(Instant(R"(label_replace(vector(1), "x", "<a&b>\u2028\"\\", "", ""))").body,
+            R"({"status":"success","data":{"resultType":"vector","result":[)"
+            R"({"metric":{"x":"\u003ca\u0026b\u003e\u2028\"\\"},"value":[1435781451.781,"1"]}]}})");
+  EXPECT_EQ(Instant(R"(label_replace(vector(1), "x", "\x01\x08\t", "", ""))").body,
+            R"({"status":"success","data":{"resultType":"vector","result":[)"
+            R"({"metric":{"x":"\u0001\u0008\t"},"value":[1435781451.781,"1"]}]}})");
+}
+
 TEST_F(PromApiShapeTest, VectorValuesWithNaNAndInfinities) {
   acme_->Put({{"__name__", "v"}, {"k", "a"}}, kDocTimeMs - 1000, 1);
   Reply r = Instant("v / 0 or v - Inf or v * NaN");
