@@ -11,7 +11,6 @@ namespace {
 
 constexpr uint32_t kBloomMagic = 0x4642584Fu;  // bytes "OXBF"
 constexpr uint32_t kBloomVersion = 1;
-constexpr size_t kBitsPerKey = 10;
 constexpr size_t kHeaderBytes = 12;        // magic | version | blocks
 constexpr uint32_t kMaxBlocks = 1u << 26;  // 4 GiB of filter: far beyond any part
 
@@ -39,8 +38,8 @@ uint64_t BloomHash(std::string_view key) {
   return h;
 }
 
-BloomFilter::BloomFilter(size_t distinct_keys) {
-  size_t blocks = (distinct_keys * kBitsPerKey + 511) / 512;
+BloomFilter::BloomFilter(size_t distinct_keys, size_t bits_per_key) {
+  size_t blocks = (distinct_keys * bits_per_key + 511) / 512;
   if (blocks == 0) blocks = 1;
   if (blocks > kMaxBlocks) blocks = kMaxBlocks;
   words_.assign(blocks * kWordsPerBlock, 0);
@@ -51,15 +50,17 @@ size_t BloomFilter::BlockOf(uint64_t h) const {
   return static_cast<size_t>(((h >> 32) * static_cast<uint64_t>(num_blocks())) >> 32);
 }
 
-void BloomFilter::Add(std::string_view key) {
-  const uint64_t h = BloomHash(key);
+uint64_t BloomBlockHash(uint64_t key_hash, uint32_t block) {
+  return Mix(key_hash ^ ((static_cast<uint64_t>(block) + 1) * 0xD6E8FEB86659FD93ULL));
+}
+
+void BloomFilter::AddHash(uint64_t h) {
   const uint64_t bitsel = Mix(h);
   uint64_t* block = words_.data() + BlockOf(h) * kWordsPerBlock;
   for (size_t w = 0; w < kWordsPerBlock; ++w) block[w] |= uint64_t{1} << ((bitsel >> (8 * w)) & 63);
 }
 
-bool BloomFilter::MayContain(std::string_view key) const {
-  const uint64_t h = BloomHash(key);
+bool BloomFilter::MayContainHash(uint64_t h) const {
   const uint64_t bitsel = Mix(h);
   const uint64_t* block = words_.data() + BlockOf(h) * kWordsPerBlock;
   for (size_t w = 0; w < kWordsPerBlock; ++w) {

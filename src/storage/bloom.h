@@ -1,8 +1,9 @@
-// A split-block Bloom filter over byte strings: each part keeps one over its trace ids so a
-// trace look-up skips every part that cannot hold the trace. A key sets one bit in each of
+// A split-block Bloom filter over byte strings: each part keeps one over (block, trace id)
+// pairs, so a trace look-up reads only the blocks that may hold the trace and skips every
+// part that holds none. A key sets one bit in each of
 // the eight 64-bit words of one 512-bit block chosen by its hash, so a query touches one
-// cache line. Sized at 10 bits per distinct key (about 1 % false positives); never a false
-// negative. The hash and the serialized form are part of the on-disk format
+// cache line. Parts size it at 16 bits per distinct key (about 0.1 % false positives per block
+// tested); never a false negative. The hash and the serialized form are part of the on-disk format
 // (docs/part-format.md) and must not change within a format version.
 // Thread-safety: const methods may run concurrently; Add needs exclusive access.
 #pragma once
@@ -19,14 +20,18 @@ namespace observex::storage {
 
 // 64-bit hash of a byte string used by the filter.
 uint64_t BloomHash(std::string_view key);
+// The hash of a key within block `block` of a part: what parts add and look up.
+uint64_t BloomBlockHash(uint64_t key_hash, uint32_t block);
 
 class BloomFilter {
  public:
-  // An empty filter sized for `distinct_keys` (at least one block).
-  explicit BloomFilter(size_t distinct_keys);
+  // An empty filter sized for `distinct_keys` at `bits_per_key` (at least one block).
+  explicit BloomFilter(size_t distinct_keys, size_t bits_per_key = 10);
 
-  void Add(std::string_view key);
-  bool MayContain(std::string_view key) const;
+  void Add(std::string_view key) { AddHash(BloomHash(key)); }
+  bool MayContain(std::string_view key) const { return MayContainHash(BloomHash(key)); }
+  void AddHash(uint64_t h);
+  bool MayContainHash(uint64_t h) const;
 
   size_t num_blocks() const { return words_.size() / kWordsPerBlock; }
 

@@ -19,7 +19,8 @@
 
 namespace observex::storage {
 
-inline constexpr uint32_t kPartFormatVersion = 1;
+// 2: Bloom keys per (block, trace id); spans/logs gained the *_extra columns.
+inline constexpr uint32_t kPartFormatVersion = 2;
 inline constexpr char kManifestFileName[] = "MANIFEST";
 // Largest manifest a reader accepts, so a corrupt size can never make it allocate more.
 inline constexpr uint64_t kMaxManifestBytes = 64ull << 20;

@@ -96,8 +96,11 @@ class PartReader {
   // DataLoss naming the column file on any mismatch. `ctx` belongs to the calling thread.
   absl::Status ReadBlock(int column, size_t block, BlockReadContext& ctx, Column* out) const;
 
-  // False only when no row's bloom-indexed column equals `value` (the filter is read and
-  // verified on first use). FailedPrecondition when the table has no such column.
+  // The blocks whose rows may have `value` in the bloom-indexed column: every block that
+  // does is listed (the filter is read and verified on first use). FailedPrecondition when
+  // the table has no such column.
+  absl::StatusOr<std::vector<uint32_t>> BlocksMayContain(std::string_view value) const;
+  // False only when no row's bloom-indexed column equals `value`.
   absl::StatusOr<bool> MayContain(std::string_view value) const;
 
   // Only Open can make the key; the constructor is public for std::make_shared.

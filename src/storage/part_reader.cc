@@ -141,6 +141,12 @@ absl::Status PartReader::ReadBlock(int column, size_t block, BlockReadContext& c
 }
 
 absl::StatusOr<bool> PartReader::MayContain(std::string_view value) const {
+  auto blocks = BlocksMayContain(value);
+  if (!blocks.ok()) return blocks.status();
+  return !blocks->empty();
+}
+
+absl::StatusOr<std::vector<uint32_t>> PartReader::BlocksMayContain(std::string_view value) const {
   if (manifest_.bloom_column < 0) {
     return absl::FailedPreconditionError(absl::StrCat(
         "table ", std::string(TableName(manifest_.table)), " has no bloom-indexed column"));
@@ -161,7 +167,17 @@ absl::StatusOr<bool> PartReader::MayContain(std::string_view value) const {
     if (!f.ok()) return Corrupt(file, f.status().message());
     bloom_ = *std::move(f);
   }
-  return bloom_->MayContain(value);
+  std::vector<uint32_t> blocks;
+  if (value.empty()) {
+    // Rows without a trace id are not in the filter: any block may hold them.
+    for (uint32_t b = 0; b < manifest_.blocks.size(); ++b) blocks.push_back(b);
+    return blocks;
+  }
+  const uint64_t h = BloomHash(value);
+  for (uint32_t b = 0; b < manifest_.blocks.size(); ++b) {
+    if (bloom_->MayContainHash(BloomBlockHash(h, b))) blocks.push_back(b);
+  }
+  return blocks;
 }
 
 }  // namespace observex::storage

@@ -285,11 +285,18 @@ absl::StatusOr<Manifest> WritePart(const fs::path& root, const TableSchema& sche
     }
   }
   if (schema.bloom_column >= 0) {
+    // One key per (block, trace id): a look-up then reads only the blocks holding it.
     const auto& keys = std::get<2>(rows.columns[schema.bloom_column]);
-    absl::flat_hash_set<std::string_view> distinct;
-    for (size_t i = 0; i < keys.size(); ++i) distinct.insert(keys.at(i));
-    BloomFilter bloom(distinct.size());
-    for (auto k : distinct) bloom.Add(k);
+    absl::flat_hash_set<uint64_t> distinct;
+    for (size_t i = 0; i < perm.size(); ++i) {
+      const std::string_view k = keys.at(perm[i]);
+      if (k.empty()) continue;  // no trace id: nothing to look up
+      distinct.insert(BloomBlockHash(BloomHash(k), static_cast<uint32_t>(i / options.block_rows)));
+    }
+    // A look-up tests every block of every part of a day, so false positives per test
+    // must be rare: 16 bits per pair keeps them near 0.1 %.
+    BloomFilter bloom(distinct.size(), /*bits_per_key=*/16);
+    for (uint64_t h : distinct) bloom.AddHash(h);
     const std::string bytes = bloom.Serialize();
     m.bloom_bytes = bytes.size();
     if (auto s = WriteSmallFile(tmp_dir / BloomFileName(schema.columns[schema.bloom_column].name),

@@ -129,16 +129,24 @@ absl::Status PartScan::Prepare() {
     return absl::OkStatus();
   }
   const auto& predicates = filter_->predicates();
+  // Blocks the Bloom filter allows, when a predicate asks for one trace id.
+  std::vector<bool> bloom_allows;
   if (schema.bloom_column >= 0) {
     for (const auto& p : predicates) {
       if (p->column == schema.bloom_column && p->op == PredicateOp::kEqual && !p->negate &&
-          !p->on_attribute) {
-        auto may = part_->MayContain(p->value);
+          !p->on_attribute && !p->value.empty()) {
+        auto may = part_->BlocksMayContain(p->value);
         if (!may.ok()) return may.status();
-        if (!*may) {
+        if (may->empty()) {
           stats_.blocks_pruned_by_bloom = m.blocks.size();
           return absl::OkStatus();
         }
+        std::vector<bool> allows(m.blocks.size(), false);
+        for (uint32_t b : *may) allows[b] = true;
+        if (!bloom_allows.empty()) {
+          for (size_t b = 0; b < allows.size(); ++b) allows[b] = allows[b] && bloom_allows[b];
+        }
+        bloom_allows = std::move(allows);
       }
     }
   }
@@ -180,6 +188,10 @@ absl::Status PartScan::Prepare() {
 
   for (size_t b = 0; b < m.blocks.size(); ++b) {
     const BlockMeta& blk = m.blocks[b];
+    if (!bloom_allows.empty() && !bloom_allows[b]) {
+      ++stats_.blocks_pruned_by_bloom;
+      continue;
+    }
     bool keep = blk.max_time >= options_.min_time && blk.min_time <= options_.max_time;
     if (keep && k > 0) {
       const int cf = ComparePrefix(blk.first_key, prefix);
