@@ -7,6 +7,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "api/api.h"
+#include "api/prom_api.h"
 #include "api/traces_api.h"
 #include "app/commands.h"
 #include "app/storage_metrics.h"
@@ -16,6 +17,7 @@
 #include "http/http_server.h"
 #include "ingest/metrics.h"
 #include "ingest/pipeline.h"
+#include "ingest/prom_receiver.h"
 #include "ingest/receivers.h"
 #include "storage/store.h"
 #include "tenant/control_plane.h"
@@ -174,11 +176,30 @@ int RunServe(const ServerConfig& config) {
   });
   api::TracesHandler traces_handler(keys.get(), store->get());
   api_handler.Mount("/api/v1/traces", &traces_handler);
+  // The Prometheus API reads the authenticated tenant's series only; remote write and text
+  // import (longer prefixes) go through the same admission and WAL as OTLP.
+  api::PromApiOptions prom_opts;
+  prom_opts.observex_version = OBX_VERSION_STRING;
+  if (config.retention_seconds > 0) {
+    prom_opts.storage_retention = absl::StrCat(config.retention_seconds / 86'400, "d");
+  }
+  api::PromApiHandler prom_handler(
+      keys.get(),
+      [&store](const tenant::AuthResult& auth) {
+        return (*store)->Series(storage::TenantScope(auth));
+      },
+      prom_opts);
+  ingest::PromWriteHandler prom_write_handler(ro, keys.get(), &pipeline, &metrics);
+  api_handler.Mount("/prom", &prom_handler);
+  api_handler.Mount("/prom/api/v1/write", &prom_write_handler);
+  api_handler.Mount("/prom/api/v1/import", &prom_write_handler);
 
   http::ServerOptions api_opts;
   api_opts.address = config.api_addr;
-  api_opts.threads = 1;
-  api_opts.max_body_bytes = 1u << 20;
+  api_opts.threads = 2;
+  // Remote write and text import bodies arrive here too.
+  api_opts.max_body_bytes = config.max_body_bytes;
+  api_opts.max_body_bytes_in_flight = config.http_body_bytes_budget() / 4;
   api_opts.name = "api";
   auto api_server = http::Server::Start(api_opts, &api_handler);
   if (!api_server.ok()) return Fail(std::string(api_server.status().message()));
@@ -253,6 +274,7 @@ int RunServe(const ServerConfig& config) {
   }
   (*store)->Close();
   (*api_server)->Stop(absl::Seconds(1));
+  prom_handler.Shutdown();
   OBX_LOG_INFO("stopped cleanly");
   return 0;
 }

@@ -4,6 +4,7 @@
 #include "common/clock.h"
 #include "common/logging.h"
 #include "google/protobuf/arena.h"
+#include "metrics/remote_write.h"
 #include "signal/batch.h"
 #include "storage/schema.h"
 #include "writer/otlp_rows.h"
@@ -136,6 +137,22 @@ absl::Status StorageWriter::Apply(uint64_t lsn, std::string_view payload) {
       }
       rows = batch->sample_count();
       stored = ApplyMetrics(tenant, lsn, *batch);
+      break;
+    }
+    case SignalType::kPrometheus: {
+      // Remote write, or text import converted to a WriteRequest at ingest.
+      auto batch = metrics::ParseWriteRequest(record->request);
+      if (!batch.ok()) return bad(batch.status());
+      if (!batch->metadata.empty()) {
+        std::vector<query::MetricMetadata> md;
+        md.reserve(batch->metadata.size());
+        for (const auto& f : batch->metadata) {
+          md.push_back({f.name, std::string(metrics::MetadataTypeName(f.type)), f.help, f.unit});
+        }
+        if (auto s = store_->UpdateMetadata(tenant, md); !s.ok()) return s;
+      }
+      rows = batch->sample_count();
+      stored = ApplyMetrics(tenant, lsn, batch->metrics);
       break;
     }
     default:
