@@ -10,7 +10,11 @@
 
 #include <cstdint>
 #include <optional>
+#include <string>
+#include <string_view>
 #include <vector>
+
+#include "absl/status/statusor.h"
 
 namespace observex::metrics {
 
@@ -65,5 +69,16 @@ struct ClassicBucket {
 // into the previous bucket. Expects a point whose bucket counts and zero count sum to `count`.
 std::vector<ClassicBucket> ToClassicBuckets(const ExponentialHistogramPoint& point,
                                             int32_t max_scale);
+
+// The stored form of a point (the exp_histograms table's `point` column): everything but
+// t_ms, which the table's time column holds. Layout (docs/metrics-model.md): u8 version 1 |
+// u8 flags (1 stale, 2 sum, 4 min, 8 max) | zigzag varint scale | varint count | varint
+// zigzag (t_ms - start_t_ms, or t_ms + 1 when start is 0) | the present f64 of sum, min,
+// max | f64 zero_threshold | varint zero_count | positive, negative buckets (zigzag varint
+// offset, varint n, n varint counts).
+std::string EncodeExponentialPoint(const ExponentialHistogramPoint& point);
+// DataLoss naming the field when the bytes are not a point EncodeExponentialPoint wrote.
+absl::StatusOr<ExponentialHistogramPoint> DecodeExponentialPoint(std::string_view bytes,
+                                                                 int64_t t_ms);
 
 }  // namespace observex::metrics

@@ -38,7 +38,7 @@ namespace {
 
 namespace fs = std::filesystem;
 
-constexpr Table kTables[] = {Table::kSpans, Table::kLogs, Table::kSamples};
+constexpr const Table (&kTables)[std::size(kAllTables)] = kAllTables;
 constexpr char kQuarantineDir[] = "quarantine";
 
 size_t TableIndex(Table t) { return static_cast<size_t>(t) - 1; }
@@ -122,7 +122,7 @@ struct TableState {
 struct TenantState {
   int64_t id = 0;
   std::unique_ptr<SeriesIndex> index;
-  std::array<std::unique_ptr<TableState>, 3> tables;
+  std::array<std::unique_ptr<TableState>, std::size(kAllTables)> tables;
   TableState& table(Table t) { return *tables[TableIndex(t)]; }
 };
 
@@ -419,8 +419,14 @@ absl::Status EmbeddedStore::Load() {
           }
           keep.push_back(p);
         }
-        std::sort(keep.begin(), keep.end(),
-                  [](const PartPtr& a, const PartPtr& b) { return a->info.name < b->info.name; });
+        // WAL order, as seals appended them and merges kept them (a merged part has a newer
+        // name than the parts after it): merges pick neighbours in this order.
+        std::sort(keep.begin(), keep.end(), [](const PartPtr& a, const PartPtr& b) {
+          const auto& ra = a->reader->manifest().wal_range;
+          const auto& rb = b->reader->manifest().wal_range;
+          const uint64_t fa = ra ? ra->first : 0, fb = rb ? rb->first : 0;
+          return fa != fb ? fa < fb : a->info.name < b->info.name;
+        });
         list = std::move(keep);
         for (const PartPtr& p : list) ts.NotePersisted(day, p->reader->manifest().wal_range);
       }
@@ -867,7 +873,6 @@ absl::Status EmbeddedStore::SealDue(absl::Time now) {
 absl::Status EmbeddedStore::MergeDay(TenantState& tenant, Table table, int32_t day) {
   TableState& ts = tenant.table(table);
   const TableSchema& schema = SchemaFor(table);
-  // Inputs: the smallest hot parts of the day, within the memory bound.
   std::vector<PartPtr> inputs;
   {
     absl::MutexLock l(&ts.mu);
@@ -875,22 +880,33 @@ absl::Status EmbeddedStore::MergeDay(TenantState& tenant, Table table, int32_t d
     if (it == ts.parts.end() || it->second.size() <= options_.merge.max_parts_per_day) {
       return absl::OkStatus();
     }
-    std::vector<PartPtr> hot;
-    for (const PartPtr& p : it->second) {
-      if (!p->info.cold) hot.push_back(p);
-    }
-    std::sort(hot.begin(), hot.end(),
-              [](const PartPtr& a, const PartPtr& b) { return a->info.bytes < b->info.bytes; });
-    uint64_t plain = 0;
-    for (const PartPtr& p : hot) {
-      const uint64_t b = PlainBytes(p->reader->manifest());
-      if (inputs.size() >= options_.merge.max_inputs ||
-          (inputs.size() >= 2 && plain + b > options_.merge.max_input_bytes)) {
-        break;
+    // Only neighbours in creation order are merged: their WAL ranges are then contiguous,
+    // and a merged part's range never spans a part that was left out, which is what lets
+    // Load tell merge inputs left by a crash from parts written later. Among the windows
+    // of neighbouring hot parts within the bounds, the one with the fewest bytes goes first.
+    const auto& list = it->second;
+    uint64_t best_bytes = UINT64_MAX;
+    size_t best_begin = 0, best_len = 0;
+    for (size_t begin = 0; begin < list.size(); ++begin) {
+      uint64_t bytes = 0, plain = 0;
+      for (size_t len = 1; begin + len <= list.size() && len <= options_.merge.max_inputs; ++len) {
+        const PartPtr& p = list[begin + len - 1];
+        if (p->info.cold) break;
+        const uint64_t b = PlainBytes(p->reader->manifest());
+        if (len >= 2 && plain + b > options_.merge.max_input_bytes) break;
+        plain += b;
+        bytes += p->info.bytes;
+        // Prefer the longest window at equal cost: fewer merges later.
+        if (len >= 2 &&
+            (bytes / len < best_bytes || (bytes / len == best_bytes && len > best_len))) {
+          best_bytes = bytes / len;
+          best_begin = begin;
+          best_len = len;
+        }
       }
-      inputs.push_back(p);
-      plain += b;
     }
+    inputs.assign(list.begin() + static_cast<long>(best_begin),
+                  list.begin() + static_cast<long>(best_begin + best_len));
   }
   if (inputs.size() < 2) return absl::OkStatus();
   // Read every input in sort-key order; WritePart sorts the union again.

@@ -216,7 +216,9 @@ absl::StatusOr<Manifest> DecodeManifest(std::string_view bytes) {
   }
   Reader r(bytes.substr(kPrefixBytes, body_len));
   const uint8_t table = r.U8("table");
-  if (table < 1 || table > 3) r.Fail(absl::StrCat("table id ", table));
+  if (table < 1 || table > static_cast<uint32_t>(std::size(kAllTables))) {
+    r.Fail(absl::StrCat("table id ", table));
+  }
   m.table = static_cast<Table>(table);
   m.tenant_id = r.I64("tenant id");
   m.day = r.I32("day");

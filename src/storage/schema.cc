@@ -36,16 +36,18 @@ std::string_view TableName(Table table) {
       return "logs";
     case Table::kSamples:
       return "samples";
+    case Table::kExpHistograms:
+      return "exp_histograms";
   }
   return "unknown";
 }
 
 absl::StatusOr<Table> ParseTable(std::string_view name) {
-  for (Table t : {Table::kSpans, Table::kLogs, Table::kSamples}) {
+  for (Table t : kAllTables) {
     if (TableName(t) == name) return t;
   }
-  return absl::InvalidArgumentError(
-      absl::StrCat("unknown table '", std::string(name), "' (spans, logs, samples)"));
+  return absl::InvalidArgumentError(absl::StrCat("unknown table '", std::string(name),
+                                                 "' (spans, logs, samples, exp_histograms)"));
 }
 
 int TableSchema::IndexOf(std::string_view name) const {
@@ -131,6 +133,17 @@ const TableSchema& SamplesSchema() {
   return schema;
 }
 
+const TableSchema& ExpHistogramsSchema() {
+  static const TableSchema schema = [] {
+    TableSchema s =
+        Finish(TableSchema{Table::kExpHistograms, {Int("series_id"), Int("time"), Bytes("point")}},
+               {"series_id", "time"}, "");
+    s.time_units_per_second = 1000;
+    return s;
+  }();
+  return schema;
+}
+
 const TableSchema& SchemaFor(Table table) {
   switch (table) {
     case Table::kSpans:
@@ -139,6 +152,8 @@ const TableSchema& SchemaFor(Table table) {
       return LogsSchema();
     case Table::kSamples:
       break;
+    case Table::kExpHistograms:
+      return ExpHistogramsSchema();
   }
   return SamplesSchema();
 }

@@ -1,7 +1,10 @@
-// The three signal tables as columnar row layouts, and their sort keys (DESIGN.md §4):
-//   spans    sorted by (service, name, start_time); time column start_time, Unix ns
-//   logs     sorted by (service, severity_number, time); time column time, Unix ns
-//   samples  sorted by (series_id, time); time column time, Unix ms (PromQL's unit)
+// The signal tables as columnar row layouts, and their sort keys (DESIGN.md §4):
+//   spans           sorted by (service, name, start_time); time column start_time, Unix ns
+//   logs            sorted by (service, severity_number, time); time column time, Unix ns
+//   samples         sorted by (series_id, time); time column time, Unix ms (PromQL's unit)
+//   exp_histograms  sorted by (series_id, time), Unix ms: OpenTelemetry exponential
+//                   histogram points kept whole (an opaque `point` chosen by the writer),
+//                   next to the classic buckets the samples table holds for PromQL
 // Tables hold one tenant each: a part lives under its tenant's directory, so no row carries a
 // tenant column. Attribute maps are string columns holding the serialized form of
 // storage/attributes.h; events and links are opaque bytes chosen by the writer of the table.
@@ -20,9 +23,11 @@
 namespace observex::storage {
 
 // On-disk ids: never renumber.
-enum class Table : uint8_t { kSpans = 1, kLogs = 2, kSamples = 3 };
+enum class Table : uint8_t { kSpans = 1, kLogs = 2, kSamples = 3, kExpHistograms = 4 };
+inline constexpr Table kAllTables[] = {Table::kSpans, Table::kLogs, Table::kSamples,
+                                       Table::kExpHistograms};
 
-// "spans", "logs", "samples": directory names under a tenant.
+// "spans", "logs", "samples", "exp_histograms": directory names under a tenant.
 std::string_view TableName(Table table);
 absl::StatusOr<Table> ParseTable(std::string_view name);
 
@@ -57,6 +62,7 @@ struct TableSchema {
 const TableSchema& SpansSchema();
 const TableSchema& LogsSchema();
 const TableSchema& SamplesSchema();
+const TableSchema& ExpHistogramsSchema();
 const TableSchema& SchemaFor(Table table);
 
 }  // namespace observex::storage

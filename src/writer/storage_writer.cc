@@ -41,8 +41,27 @@ StorageWriter::StorageWriter(wal::Wal* wal, storage::Store* store, StorageWriter
 
 StorageWriter::~StorageWriter() { Stop(); }
 
+absl::Status StorageWriter::ApplyExponentialHistograms(int64_t tenant, uint64_t lsn,
+                                                       const metrics::MetricsBatch& batch) {
+  if (batch.exponential_histograms.empty()) return absl::OkStatus();
+  std::vector<const query::Labels*> labels;
+  for (const auto& s : batch.exponential_histograms) labels.push_back(&s.labels);
+  auto ids = store_->ResolveSeries(tenant, labels);
+  if (!ids.ok()) return ids.status();
+  storage::ColumnBatch rows = storage::ExpHistogramsSchema().NewBatch();
+  for (size_t i = 0; i < batch.exponential_histograms.size(); ++i) {
+    for (const auto& p : batch.exponential_histograms[i].points) {
+      std::get<0>(rows.columns[0]).push_back((*ids)[i]);
+      std::get<0>(rows.columns[1]).push_back(p.t_ms);
+      std::get<2>(rows.columns[2]).push_back(metrics::EncodeExponentialPoint(p));
+    }
+  }
+  return store_->Append(tenant, storage::Table::kExpHistograms, rows, lsn);
+}
+
 absl::Status StorageWriter::ApplyMetrics(int64_t tenant, uint64_t lsn,
                                          const metrics::MetricsBatch& batch) {
+  if (auto s = ApplyExponentialHistograms(tenant, lsn, batch); !s.ok()) return s;
   if (batch.series.empty()) return absl::OkStatus();
   std::vector<const query::Labels*> labels;
   labels.reserve(batch.series.size());

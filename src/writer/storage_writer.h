@@ -78,6 +78,11 @@ class StorageWriter {
  private:
   absl::Status Apply(uint64_t lsn, std::string_view payload);
   absl::Status ApplyMetrics(int64_t tenant, uint64_t lsn, const metrics::MetricsBatch& batch);
+  // Exponential histogram points, whole, in the exp_histograms table (their classic buckets
+  // are ordinary series); their series get no days in the index, so the Prometheus look-ups
+  // do not list them.
+  absl::Status ApplyExponentialHistograms(int64_t tenant, uint64_t lsn,
+                                          const metrics::MetricsBatch& batch);
   // One pass over the new entries; returns how many were applied.
   absl::StatusOr<uint64_t> Pass();
   void Loop();

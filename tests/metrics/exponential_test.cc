@@ -137,3 +137,58 @@ TEST(ToClassicBuckets, RandomPointsGiveIncreasingBoundsAndCounts) {
 
 }  // namespace
 }  // namespace observex::metrics
+
+namespace observex::metrics {
+namespace {
+
+TEST(ExponentialPointStorage, RoundTripsEveryField) {
+  ExponentialHistogramPoint p;
+  p.t_ms = 1'700'000'000'123;
+  p.start_t_ms = 1'699'999'000'000;
+  p.scale = -3;
+  p.count = 17;
+  p.sum = -0.0;
+  p.min = -12.5;
+  p.max = std::numeric_limits<double>::infinity();
+  p.zero_threshold = 1e-9;
+  p.zero_count = 2;
+  p.positive = {-4, {1, 0, 7, 3}};
+  p.negative = {2, {4}};
+  auto back = DecodeExponentialPoint(EncodeExponentialPoint(p), p.t_ms);
+  ASSERT_TRUE(back.ok()) << back.status();
+  EXPECT_EQ(*back, p);
+  EXPECT_TRUE(std::signbit(*back->sum));
+
+  ExponentialHistogramPoint bare;  // no start time, no sum/min/max, empty buckets, stale
+  bare.t_ms = 5;
+  bare.stale = true;
+  back = DecodeExponentialPoint(EncodeExponentialPoint(bare), bare.t_ms);
+  ASSERT_TRUE(back.ok()) << back.status();
+  EXPECT_EQ(*back, bare);
+}
+
+TEST(ExponentialPointStorage, DamagedBytesAreDataLossNeverACrash) {
+  ExponentialHistogramPoint p;
+  p.t_ms = 1000;
+  p.scale = 3;
+  p.count = 3;
+  p.sum = 4.5;
+  p.positive = {0, {1, 2}};
+  const std::string good = EncodeExponentialPoint(p);
+  for (size_t cut = 0; cut < good.size(); ++cut) {
+    auto r = DecodeExponentialPoint(good.substr(0, cut), p.t_ms);
+    EXPECT_EQ(r.status().code(), absl::StatusCode::kDataLoss) << "cut at " << cut;
+  }
+  EXPECT_EQ(DecodeExponentialPoint(good + "x", p.t_ms).status().code(),
+            absl::StatusCode::kDataLoss);
+  std::string bad_version = good;
+  bad_version[0] = 9;
+  EXPECT_EQ(DecodeExponentialPoint(bad_version, p.t_ms).status().code(),
+            absl::StatusCode::kDataLoss);
+  std::string bad_scale = good;
+  bad_scale[2] = 100;  // zigzag 50: beyond the OTLP range
+  EXPECT_EQ(DecodeExponentialPoint(bad_scale, p.t_ms).status().code(), absl::StatusCode::kDataLoss);
+}
+
+}  // namespace
+}  // namespace observex::metrics
