@@ -6,7 +6,7 @@
 //   samples — loads counters and gauges (15 s interval) and measures a full scan of the
 //            samples table on one thread: samples decoded per second.
 //
-//   store_bench trace   [--spans N] [--lookups N] [--dir DIR]
+//   store_bench trace   [--spans N] [--lookups N] [--dir DIR] [--lookup-only 1]
 //   store_bench samples [--series N] [--points N] [--dir DIR]
 // Without --dir a temporary directory is used and removed afterwards.
 #include <algorithm>
@@ -49,6 +49,7 @@ struct Args {
   uint64_t series = 10'000;
   uint64_t points = 5'760;  // 24 h at 15 s
   std::string dir;
+  bool lookup_only = false;  // trace: reuse the spans a previous run left in --dir
 };
 
 Args Parse(int argc, char** argv) {
@@ -72,6 +73,8 @@ Args Parse(int argc, char** argv) {
       a.points = std::stoull(v);
     else if (k == "--dir")
       a.dir = v;
+    else if (k == "--lookup-only")
+      a.lookup_only = v == "1" || v == "true";
     else {
       std::fprintf(stderr, "unknown option %s\n", k.c_str());
       std::exit(2);
@@ -100,17 +103,35 @@ void Check(const absl::Status& s, const char* what) {
   }
 }
 
+int Lookups(const Args& a, Store& store, uint64_t trace, std::mt19937_64& rng);
+
 int Trace(const Args& a, const fs::path& dir) {
   auto store = OpenStore(dir);
+  const fs::path count_file = dir / "bench_traces";
+  uint64_t trace = 0;
+  std::mt19937_64 rng(42);
+  if (a.lookup_only) {
+    std::FILE* f = std::fopen(count_file.c_str(), "r");
+    unsigned long long n = 0;
+    if (f == nullptr || std::fscanf(f, "%llu", &n) != 1) {
+      std::fprintf(stderr, "no spans from an earlier run in %s\n", dir.c_str());
+      return 1;
+    }
+    std::fclose(f);
+    trace = n;
+    const StoreStats st = store->stats();
+    std::printf("reusing %llu traces: %llu parts, %.2f GB on disk\n", n,
+                static_cast<unsigned long long>(st.parts), static_cast<double>(st.part_bytes) / 1e9);
+    return Lookups(a, *store, trace, rng);
+  }
   static const char* kServices[] = {"frontend", "cart",  "checkout", "payment",
                                     "shipping", "email", "ads",      "recommendation"};
   static const char* kNames[] = {"GET /",         "POST /cart",     "GET /product/{id}",
                                  "SELECT orders", "redis GET",      "grpc.Charge",
                                  "kafka publish", "render template"};
-  std::mt19937_64 rng(42);
   const int64_t base = (int64_t{20'400} * 86'400) * 1'000'000'000;  // one day
   const uint64_t batch_rows = 10'000;
-  uint64_t trace = 0, done = 0;
+  uint64_t done = 0;
   const double t0 = Now();
   AttributesWriter w;
   while (done < a.spans) {
@@ -181,6 +202,15 @@ int Trace(const Args& a, const fs::path& dir) {
               Now() - t0, static_cast<unsigned long long>(st.parts),
               static_cast<double>(st.part_bytes) / static_cast<double>(a.spans));
 
+  if (std::FILE* f = std::fopen(count_file.c_str(), "w")) {
+    std::fprintf(f, "%llu\n", static_cast<unsigned long long>(trace));
+    std::fclose(f);
+  }
+  return Lookups(a, *store, trace, rng);
+}
+
+int Lookups(const Args& a, Store& store_ref, uint64_t trace, std::mt19937_64& rng) {
+  Store* store = &store_ref;
   const TenantScope scope(observex::tenant::AuthResult{1, "bench", 1});
   std::vector<double> hit, miss;
   uint64_t found_spans = 0;
