@@ -64,6 +64,42 @@ absl::StatusOr<std::unique_ptr<SeriesIndex>> SeriesIndex::Open(const std::filesy
   return index;
 }
 
+absl::StatusOr<size_t> SeriesIndex::CountSeries(const std::filesystem::path& path) {
+  auto fd = fileutil::OpenForRead(path);
+  if (!fd.ok()) return fd.status();
+  // Record by record, so a large log is never held whole; the checks are Load's.
+  size_t series = 0;
+  uint64_t pos = 0;
+  char header[kRecordHeader];
+  std::string body;
+  while (true) {
+    auto s = fileutil::PreadExact(fd->get(), header, kRecordHeader, pos, path);
+    if (absl::IsDataLoss(s)) break;  // end of file, or a torn header
+    if (!s.ok()) return s;
+    const uint32_t len = LoadFixed32(header);
+    const uint8_t type = static_cast<uint8_t>(header[8]);
+    if (len > kMaxRecordBody) break;
+    body.resize(len);
+    s = fileutil::PreadExact(fd->get(), body.data(), len, pos + kRecordHeader, path);
+    if (absl::IsDataLoss(s)) break;
+    if (!s.ok()) return s;
+    if (RecordCrc(type, body) != LoadFixed32(header + 4)) break;
+    const char* p = body.data();
+    const char* end = p + body.size();
+    uint64_t id = 0;
+    if (type == kSeries) {
+      if (!GetVarint(&p, end, &id) || id != series + 1) break;
+      ++series;
+    } else if (type == kDay) {
+      if (!GetVarint(&p, end, &id) || id < 1 || id > series) break;
+    } else if (type != kMetadata) {
+      break;
+    }
+    pos += kRecordHeader + len;
+  }
+  return series;
+}
+
 uint64_t SeriesIndex::Hash(const query::Labels& labels) {
   // Only compared within this process: the map is rebuilt from labels on every open.
   uint64_t h = 0x9E3779B97F4A7C15ull;

@@ -36,6 +36,10 @@ class SeriesIndex {
   // cut and logged); Unavailable on I/O errors.
   static absl::StatusOr<std::unique_ptr<SeriesIndex>> Open(const std::filesystem::path& path,
                                                            bool fsync);
+  // The number of series the log at `path` holds, read without opening it for writing, so a
+  // tool may call it while a server appends: records count up to the first damaged or torn
+  // one, where Open would cut the log. NotFound when there is no file.
+  static absl::StatusOr<size_t> CountSeries(const std::filesystem::path& path);
 
   // The id of each label set, created when new. Label sets must be non-empty.
   absl::StatusOr<std::vector<int64_t>> Resolve(absl::Span<const query::Labels* const> labels);
