@@ -58,6 +58,19 @@ int main(int argc, char** argv) {
   wal_dump->add_option("--tenant", tenant, "Only this tenant");
   wal_dump->add_option("--type", type_filter, "Only traces, metrics, logs or prometheus");
 
+  // storage
+  auto* storage = app.add_subcommand("storage", "Inspect the embedded storage (read-only)");
+  storage->require_subcommand(1);
+  StorageInspectOptions inspect;
+  auto* storage_inspect = storage->add_subcommand(
+      "inspect", "Parts, sizes per column, compression, quarantined parts; exit 1 on damage");
+  storage_inspect->add_option("--data-dir", data_dir, "Data directory");
+  storage_inspect->add_option("--cold-dir", inspect.cold_dir, "Cold tier directory, if any");
+  storage_inspect->add_option("--tenant", inspect.tenant, "Only this tenant id");
+  storage_inspect->add_option("--table", inspect.table,
+                              "Only this table, e.g. spans, logs or samples");
+  storage_inspect->add_flag("--json", inspect.json, "One JSON document instead of text");
+
   // bench
   auto* bench = app.add_subcommand("bench", "Load generators");
   bench->require_subcommand(1);
@@ -94,6 +107,10 @@ int main(int argc, char** argv) {
   if (*keys_revoke) return RunKeysRevoke(data_dir, key_id);
   if (*wal_verify) return RunWalVerify(data_dir);
   if (*wal_dump) return RunWalDump(data_dir, tenant, type_filter);
+  if (*storage_inspect) {
+    inspect.data_dir = data_dir;
+    return RunStorageInspect(inspect);
+  }
   if (*bench_ingest) {
     if (bo.api_key.empty()) {
       if (const char* k = std::getenv("OBSERVE_X_API_KEY")) bo.api_key = k;
