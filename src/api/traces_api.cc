@@ -116,8 +116,21 @@ void TracesHandler::Handle(http::Request request, http::Responder respond) {
       storage::AppendRows(batch.columns[c], idx, all.columns[c]);
     }
   }
+  const std::vector<std::string> warnings = (*scan)->warnings();
   if (all.rows() == 0) {
-    std::move(respond)(Error(404, "trace not found"));
+    if (warnings.empty()) {
+      std::move(respond)(Error(404, "trace not found"));
+      return;
+    }
+    // Not found among what could be read: say that the answer may be incomplete.
+    std::string list;
+    for (const auto& w : warnings) {
+      absl::StrAppend(&list, list.empty() ? "" : ",", "\"", JsonEscape(w), "\"");
+    }
+    http::Response r = Json(404, absl::StrCat("{\"error\":\"trace not found in the parts that "
+                                              "could be read\",\"warnings\":[", list, "]}"));
+    for (const auto& w : warnings) r.headers.emplace_back("X-ObserveX-Warning", w);
+    std::move(respond)(std::move(r));
     return;
   }
   auto otlp = writer::SpanRowsToOtlp(all);
@@ -130,7 +143,7 @@ void TracesHandler::Handle(http::Request request, http::Responder respond) {
     r.headers.emplace_back("X-ObserveX-Truncated",
                            absl::StrCat("trace cut at ", kMaxTraceSpans, " spans"));
   }
-  for (const auto& w : (*scan)->warnings()) r.headers.emplace_back("X-ObserveX-Warning", w);
+  for (const auto& w : warnings) r.headers.emplace_back("X-ObserveX-Warning", w);
   if (request.method == "HEAD") r.body.clear();
   std::move(respond)(std::move(r));
 }

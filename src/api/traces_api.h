@@ -5,7 +5,8 @@
 // tenant has no span of that trace; 400 for a malformed id; 401 without a valid key; 405 for
 // another method. A trace with more than kMaxTraceSpans spans is cut there and says so in the
 // `X-ObserveX-Truncated` header; when a part could not be read (quarantined) the result is
-// partial and `X-ObserveX-Warning` says why.
+// partial and `X-ObserveX-Warning` says why (a 404 then also lists the warnings in its body:
+// the trace may be in the part that could not be read).
 //
 // Thread-safety: Handle may be called from any thread.
 #pragma once
