@@ -81,7 +81,7 @@ Setting OptionalStr(const char* key, std::string ServerConfig::*field, const cha
             c.*field = v;
             return absl::OkStatus();
           },
-          [=](const ServerConfig& c) { return c.*field; }};
+          [=](const ServerConfig& c) { return (c.*field).empty() ? std::string("\"\"") : c.*field; }};
 }
 
 Setting List(const char* key, std::vector<std::string> ServerConfig::*field, const char* help) {
@@ -95,7 +95,9 @@ Setting List(const char* key, std::vector<std::string> ServerConfig::*field, con
             c.*field = std::move(items);
             return absl::OkStatus();
           },
-          [=](const ServerConfig& c) { return absl::StrJoin(c.*field, ","); }};
+          [=](const ServerConfig& c) {
+            return (c.*field).empty() ? std::string("\"\"") : absl::StrJoin(c.*field, ",");
+          }};
 }
 
 const std::vector<Setting>& Settings() {

@@ -110,3 +110,32 @@ TEST(SettingsReferenceTest, EverySettingHasFlagEnvAndHelp) {
 
 }  // namespace
 }  // namespace observex::app
+
+namespace observex::app {
+namespace {
+
+TEST(ConfigTest, DurationsAndStorageSettings) {
+  EXPECT_EQ(*ParseDurationSeconds("15d"), 15u * 86'400);
+  EXPECT_EQ(*ParseDurationSeconds("12h"), 12u * 3'600);
+  EXPECT_EQ(*ParseDurationSeconds("10m"), 600u);
+  EXPECT_EQ(*ParseDurationSeconds("30s"), 30u);
+  EXPECT_EQ(*ParseDurationSeconds("2w"), 14u * 86'400);
+  EXPECT_EQ(*ParseDurationSeconds("90"), 90u);
+  EXPECT_FALSE(ParseDurationSeconds("").ok());
+  EXPECT_FALSE(ParseDurationSeconds("15x").ok());
+  EXPECT_FALSE(ParseDurationSeconds("-1d").ok());
+  ServerConfig c;
+  EXPECT_TRUE(ApplySetting(c, "retention", "30d").ok());
+  EXPECT_EQ(c.retention_seconds, 30u * 86'400);
+  auto bad = ApplySetting(c, "retention", "forever");
+  ASSERT_FALSE(bad.ok());
+  EXPECT_NE(std::string(bad.message()).find("retention"), std::string::npos);
+  EXPECT_TRUE(ApplySetting(c, "promote_resource_attributes", " k8s.namespace.name, ,cloud.region").ok());
+  EXPECT_EQ(c.promote_resource_attributes,
+            (std::vector<std::string>{"k8s.namespace.name", "cloud.region"}));
+  EXPECT_TRUE(ApplySetting(c, "max_disk_bytes", "10GiB").ok());
+  EXPECT_EQ(c.max_disk_bytes, 10ull << 30);
+}
+
+}  // namespace
+}  // namespace observex::app
