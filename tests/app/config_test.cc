@@ -114,7 +114,7 @@ TEST(SettingsReferenceTest, EverySettingHasFlagEnvAndHelp) {
 namespace observex::app {
 namespace {
 
-TEST(ConfigTest, DurationsAndStorageSettings) {
+TEST(StorageSettingsTest, DurationsListsAndBytes) {
   EXPECT_EQ(*ParseDurationSeconds("15d"), 15u * 86'400);
   EXPECT_EQ(*ParseDurationSeconds("12h"), 12u * 3'600);
   EXPECT_EQ(*ParseDurationSeconds("10m"), 600u);
