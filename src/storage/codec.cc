@@ -62,8 +62,8 @@ uint64_t DeltaCostBits(const int64_t* v, size_t n, int order) {
   return total;
 }
 
-void EncodeDelta(const int64_t* v, size_t n, std::string* out) {
-  PutVarint(out, n);
+// A kDelta stream without its count.
+void EncodeDeltaBody(const int64_t* v, size_t n, std::string* out) {
   if (n == 0) return;
   const int max_order = static_cast<int>(std::min<size_t>(2, n - 1));
   int order = 0;
@@ -93,6 +93,11 @@ void EncodeDelta(const int64_t* v, size_t n, std::string* out) {
     out->push_back(static_cast<char>(width));
     bits::PackBits(tmp, k, width, out);
   }
+}
+
+void EncodeDelta(const int64_t* v, size_t n, std::string* out) {
+  PutVarint(out, n);
+  EncodeDeltaBody(v, n, out);
 }
 
 // Decodes the body of a kDelta stream holding `n` values (its count already read and
@@ -223,8 +228,8 @@ absl::Status DecodePlainFloat(const char** p, const char* end, size_t rows,
 // window (same leading-zero count and length); '11' + 6 bits leading zeros + 6 bits
 // (length - 1) + the XOR's meaningful bits.
 
-void EncodeGorilla(const double* v, size_t n, std::string* out) {
-  PutVarint(out, n);
+// The bit stream of a kGorilla block, without its count.
+void EncodeGorillaBody(const double* v, size_t n, std::string* out) {
   if (n == 0) return;
   bits::BitWriter w(out);
   uint64_t prev = std::bit_cast<uint64_t>(v[0]);
@@ -256,16 +261,17 @@ void EncodeGorilla(const double* v, size_t n, std::string* out) {
   w.Finish();
 }
 
-absl::Status DecodeGorilla(const char** p, const char* end, size_t rows, std::vector<double>* out) {
-  uint64_t n;
-  if (!GetVarint(p, end, &n)) return Malformed("gorilla", "truncated count");
-  if (auto s = CheckCount("gorilla", n, rows); !s.ok()) return s;
-  out->resize(rows);
+void EncodeGorilla(const double* v, size_t n, std::string* out) {
+  PutVarint(out, n);
+  EncodeGorillaBody(v, n, out);
+}
+
+// Decodes a kGorilla bit stream of `rows` values into dst.
+absl::Status DecodeGorillaBody(const char** p, const char* end, size_t rows, double* dst) {
   if (rows == 0) return absl::OkStatus();
   bits::BitReader r(*p, end);
   uint64_t cur;
   if (!r.ReadWide(64, &cur)) return Malformed("gorilla", "truncated first value");
-  double* dst = out->data();
   dst[0] = std::bit_cast<double>(cur);
   int win_lead = 0, win_len = 0;
   bool have_window = false;
@@ -292,6 +298,14 @@ absl::Status DecodeGorilla(const char** p, const char* end, size_t rows, std::ve
   }
   *p += r.consumed_bytes();
   return absl::OkStatus();
+}
+
+absl::Status DecodeGorilla(const char** p, const char* end, size_t rows, std::vector<double>* out) {
+  uint64_t n;
+  if (!GetVarint(p, end, &n)) return Malformed("gorilla", "truncated count");
+  if (auto s = CheckCount("gorilla", n, rows); !s.ok()) return s;
+  out->resize(rows);
+  return DecodeGorillaBody(p, end, rows, out->data());
 }
 
 // ---------------------------------------------------------------------------------------
@@ -353,6 +367,537 @@ absl::Status DecodeDecimal(const char** p, const char* end, size_t rows, std::ve
     for (size_t i = 0; i < k; ++i) dst[i] = static_cast<double>(v[i]) / scale;
     dst += k;
   });
+}
+
+// ---------------------------------------------------------------------------------------
+// Frame-of-reference stream (float64 runs of kSegmented): `u8 order`, the seeds as in kDelta,
+// then the n - order residuals in groups of kForGroup: `varint zigzag(base)`, `u8 width`, the
+// group's (residual - base) packed. Subtracting the group's smallest residual instead of
+// zigzagging saves the sign bit of counters' increments, and small groups follow bursts.
+
+constexpr size_t kForGroup = 64;
+
+int64_t Diff(const int64_t* v, size_t i, int order) {
+  const auto u = [&](size_t j) { return static_cast<uint64_t>(v[j]); };
+  switch (order) {
+    case 0:
+      return v[i];
+    case 1:
+      return static_cast<int64_t>(u(i) - u(i - 1));
+    default:
+      return static_cast<int64_t>((u(i) - u(i - 1)) - (u(i - 1) - u(i - 2)));
+  }
+}
+
+size_t VarintBytes(uint64_t v) {
+  size_t n = 1;
+  while (v >= 0x80) {
+    v >>= 7;
+    ++n;
+  }
+  return n;
+}
+
+uint64_t ForCostBits(const int64_t* v, size_t n, int order) {
+  uint64_t total = 64 * static_cast<uint64_t>(order);  // seeds, roughly
+  int64_t r[kForGroup];
+  for (size_t g = order; g < n; g += kForGroup) {
+    const size_t k = std::min(n - g, kForGroup);
+    int64_t base = Diff(v, g, order);
+    for (size_t i = 0; i < k; ++i) {
+      r[i] = Diff(v, g + i, order);
+      base = std::min(base, r[i]);
+    }
+    uint64_t any = 0;
+    for (size_t i = 0; i < k; ++i) any |= static_cast<uint64_t>(r[i]) - static_cast<uint64_t>(base);
+    total +=
+        8 * (1 + VarintBytes(bits::ZigZag(base))) + k * static_cast<uint64_t>(bits::BitWidth(any));
+  }
+  return total;
+}
+
+// n >= 1.
+void EncodeFor(const int64_t* v, size_t n, std::string* out) {
+  const int max_order = static_cast<int>(std::min<size_t>(2, n - 1));
+  int order = 0;
+  uint64_t best = ForCostBits(v, n, 0);
+  for (int k = 1; k <= max_order; ++k) {
+    const uint64_t cost = ForCostBits(v, n, k);
+    if (cost < best) {
+      best = cost;
+      order = k;
+    }
+  }
+  out->push_back(static_cast<char>(order));
+  if (order >= 1) PutVarint(out, bits::ZigZag(v[0]));
+  if (order == 2) {
+    PutVarint(out, bits::ZigZag(static_cast<int64_t>(static_cast<uint64_t>(v[1]) -
+                                                     static_cast<uint64_t>(v[0]))));
+  }
+  int64_t r[kForGroup];
+  uint64_t tmp[kForGroup];
+  for (size_t g = order; g < n; g += kForGroup) {
+    const size_t k = std::min(n - g, kForGroup);
+    int64_t base = Diff(v, g, order);
+    for (size_t i = 0; i < k; ++i) {
+      r[i] = Diff(v, g + i, order);
+      base = std::min(base, r[i]);
+    }
+    uint64_t any = 0;
+    for (size_t i = 0; i < k; ++i) {
+      tmp[i] = static_cast<uint64_t>(r[i]) - static_cast<uint64_t>(base);
+      any |= tmp[i];
+    }
+    const int width = bits::BitWidth(any);
+    PutVarint(out, bits::ZigZag(base));
+    out->push_back(static_cast<char>(width));
+    bits::PackBits(tmp, k, width, out);
+  }
+}
+
+// Decodes a frame-of-reference stream of n >= 1 values into dst.
+absl::Status DecodeFor(const char** pp, const char* end, size_t n, int64_t* dst) {
+  const char* p = *pp;
+  if (p >= end) return Malformed("segmented", "missing order");
+  const int order = static_cast<uint8_t>(*p++);
+  if (order > 2 || static_cast<size_t>(order) > n - 1) {
+    return Malformed("segmented", absl::StrCat("order ", order, " for ", n, " values"));
+  }
+  uint64_t prev = 0, delta = 0, z;
+  if (order >= 1) {
+    if (!GetVarint(&p, end, &z)) return Malformed("segmented", "truncated first value");
+    prev = static_cast<uint64_t>(bits::UnZigZag(z));
+    dst[0] = static_cast<int64_t>(prev);
+  }
+  if (order == 2) {
+    if (!GetVarint(&p, end, &z)) return Malformed("segmented", "truncated first delta");
+    delta = static_cast<uint64_t>(bits::UnZigZag(z));
+    prev += delta;
+    dst[1] = static_cast<int64_t>(prev);
+  }
+  alignas(64) uint64_t tmp[kForGroup];
+  for (size_t g = order; g < n; g += kForGroup) {
+    const size_t k = std::min(n - g, kForGroup);
+    if (!GetVarint(&p, end, &z)) return Malformed("segmented", "truncated group base");
+    const uint64_t base = static_cast<uint64_t>(bits::UnZigZag(z));
+    if (p >= end) return Malformed("segmented", "truncated group width");
+    const int width = static_cast<uint8_t>(*p++);
+    if (width > 64) return Malformed("segmented", absl::StrCat("bit width ", width));
+    const size_t bytes = bits::PackedBytes(k, width);
+    if (static_cast<size_t>(end - p) < bytes) return Malformed("segmented", "truncated group");
+    bits::UnpackBits(p, static_cast<size_t>(end - p), k, width, tmp);
+    p += bytes;
+    int64_t* out = dst + g;
+    switch (order) {
+      case 0:
+        for (size_t i = 0; i < k; ++i) out[i] = static_cast<int64_t>(tmp[i] + base);
+        break;
+      case 1:
+        for (size_t i = 0; i < k; ++i) {
+          prev += tmp[i] + base;
+          out[i] = static_cast<int64_t>(prev);
+        }
+        break;
+      default:
+        for (size_t i = 0; i < k; ++i) {
+          delta += tmp[i] + base;
+          prev += delta;
+          out[i] = static_cast<int64_t>(prev);
+        }
+        break;
+    }
+  }
+  *pp = p;
+  return absl::OkStatus();
+}
+
+// ---------------------------------------------------------------------------------------
+// Sparse stream (grid runs of kSegmented): groups of kSparseGroup values, each `u8 width` (of
+// the largest value); when width > 0, a bitmap of the group's non-zero values (LSB first,
+// ceil(count / 8) bytes, unused bits zero), then those values packed at `width` bits. Made
+// for residuals that are nearly all zero: scrape jitter, missed scrapes.
+
+constexpr size_t kSparseGroup = 128;
+
+void EncodeSparse(const uint64_t* v, size_t n, std::string* out) {
+  uint64_t nz[kSparseGroup];
+  for (size_t g = 0; g < n; g += kSparseGroup) {
+    const size_t k = std::min(n - g, kSparseGroup);
+    uint64_t any = 0;
+    for (size_t i = 0; i < k; ++i) any |= v[g + i];
+    const int width = bits::BitWidth(any);
+    out->push_back(static_cast<char>(width));
+    if (width == 0) continue;
+    const size_t map_at = out->size();
+    out->append((k + 7) / 8, '\0');
+    size_t count = 0;
+    for (size_t i = 0; i < k; ++i) {
+      if (v[g + i] == 0) continue;
+      (*out)[map_at + i / 8] = static_cast<char>((*out)[map_at + i / 8] | (1 << (i % 8)));
+      nz[count++] = v[g + i];
+    }
+    bits::PackBits(nz, count, width, out);
+  }
+}
+
+absl::Status DecodeSparse(const char** pp, const char* end, size_t n, uint64_t* dst) {
+  const char* p = *pp;
+  alignas(64) uint64_t nz[kSparseGroup];
+  for (size_t g = 0; g < n; g += kSparseGroup) {
+    const size_t k = std::min(n - g, kSparseGroup);
+    if (p >= end) return Malformed("segmented", "truncated sparse group");
+    const int width = static_cast<uint8_t>(*p++);
+    if (width > 64) return Malformed("segmented", absl::StrCat("bit width ", width));
+    uint64_t* out = dst + g;
+    std::memset(out, 0, k * sizeof(uint64_t));
+    if (width == 0) continue;
+    const size_t map_bytes = (k + 7) / 8;
+    if (static_cast<size_t>(end - p) < map_bytes) return Malformed("segmented", "truncated bitmap");
+    const auto* map = reinterpret_cast<const uint8_t*>(p);
+    p += map_bytes;
+    if (k % 8 != 0 && (map[map_bytes - 1] >> (k % 8)) != 0) {
+      return Malformed("segmented", "bitmap marks values past the group");
+    }
+    size_t count = 0;
+    for (size_t i = 0; i < map_bytes; ++i) count += static_cast<size_t>(std::popcount(map[i]));
+    const size_t bytes = bits::PackedBytes(count, width);
+    if (static_cast<size_t>(end - p) < bytes) return Malformed("segmented", "truncated values");
+    bits::UnpackBits(p, static_cast<size_t>(end - p), count, width, nz);
+    p += bytes;
+    size_t next = 0;
+    for (size_t i = 0; i < map_bytes; ++i) {
+      for (unsigned m = map[i]; m != 0; m &= m - 1) out[i * 8 + std::countr_zero(m)] = nz[next++];
+    }
+  }
+  *pp = p;
+  return absl::OkStatus();
+}
+
+// ---------------------------------------------------------------------------------------
+// kSegmented: `varint n`, `varint r` (number of runs; 0 exactly when n = 0), r x `varint
+// length` (each >= 1, summing to n), then per run `u8 kind` and the kind's body.
+
+enum IntRun : uint8_t {
+  kIntDelta = 1,  // a kDelta stream without its count
+  kIntGrid = 2,   // varint zigzag(first), varint zigzag(step), sparse skips, sparse jitter
+  kIntCopy = 3,   // the previous run's values again (same length); no body
+};
+
+enum FloatRun : uint8_t {
+  kFloatConstant = 1,       // 8 bytes: the one bit pattern of every value
+  kFloatDecimal = 2,        // u8 e, frame-of-reference stream of mantissas m: v = m / 10^e
+  kFloatDecimalVsPrev = 3,  // u8 e, frame-of-reference stream of m - the previous run's m
+  kFloatXor = 4,            // a kGorilla bit stream without its count
+  kFloatBitDelta = 5,       // frame-of-reference stream of the bit patterns as int64
+};
+
+// A decimal run costing more bytes per value than this also tries the full-precision
+// sub-encodings (XOR and bit-pattern differences), which only win on values with long
+// mantissas; below it they never do and would only slow the writer.
+constexpr size_t kFullPrecisionTrialBytesPerValue = 2;
+
+// The run lengths to use: `runs` when they are positive and cover n rows, else one run.
+std::vector<uint32_t> RunLengths(std::span<const uint32_t> runs, size_t n) {
+  uint64_t sum = 0;
+  bool ok = true;
+  for (uint32_t r : runs) {
+    ok = ok && r > 0;
+    sum += r;
+  }
+  if (ok && sum == n && !runs.empty()) return std::vector<uint32_t>(runs.begin(), runs.end());
+  if (n == 0) return {};
+  return {static_cast<uint32_t>(n)};
+}
+
+// Writes n, the run count and the lengths.
+void PutRunHeader(const std::vector<uint32_t>& runs, size_t n, std::string* out) {
+  PutVarint(out, n);
+  PutVarint(out, runs.size());
+  for (uint32_t r : runs) PutVarint(out, r);
+}
+
+// Step of a grid through t[0, n): the median difference, if positive.
+bool GridStep(const int64_t* t, size_t n, std::vector<int64_t>* scratch, int64_t* step) {
+  if (n < 2) return false;
+  scratch->resize(n - 1);
+  for (size_t i = 1; i < n; ++i) {
+    (*scratch)[i - 1] =
+        static_cast<int64_t>(static_cast<uint64_t>(t[i]) - static_cast<uint64_t>(t[i - 1]));
+  }
+  auto mid = scratch->begin() + static_cast<std::ptrdiff_t>((n - 1) / 2);
+  std::nth_element(scratch->begin(), mid, scratch->end());
+  *step = *mid;
+  return *step > 0;
+}
+
+// Every value after the first lies `skip + 1` steps after the previous grid point plus a
+// jitter: the grid point nearest to the value, never behind the previous one. Arithmetic is
+// modulo 2^64, so any values round-trip; only the sizes depend on how regular they are.
+void EncodeGrid(const int64_t* t, size_t n, int64_t step, std::string* out,
+                std::vector<uint64_t>* skips, std::vector<uint64_t>* jitter) {
+  PutVarint(out, bits::ZigZag(t[0]));
+  PutVarint(out, bits::ZigZag(step));
+  skips->resize(n - 1);
+  jitter->resize(n - 1);
+  uint64_t grid = static_cast<uint64_t>(t[0]);
+  const uint64_t ustep = static_cast<uint64_t>(step);
+  for (size_t i = 1; i < n; ++i) {
+    const int64_t ahead = static_cast<int64_t>(static_cast<uint64_t>(t[i]) - grid);
+    uint64_t k = 1;
+    if (ahead > step) {
+      k = static_cast<uint64_t>(ahead / step);
+      if (ahead % step > step / 2) ++k;
+    }
+    grid += ustep * k;
+    (*skips)[i - 1] = k - 1;
+    (*jitter)[i - 1] = bits::ZigZag(static_cast<int64_t>(static_cast<uint64_t>(t[i]) - grid));
+  }
+  EncodeSparse(skips->data(), n - 1, out);
+  EncodeSparse(jitter->data(), n - 1, out);
+}
+
+// Scratch buffers reused across the runs of a block.
+struct SegmentScratch {
+  std::string a, b;
+  std::vector<int64_t> ints, prev_mantissas, mantissas;
+  std::vector<uint64_t> u1, u2;
+};
+
+void EncodeSegmentedInt(const int64_t* v, const std::vector<uint32_t>& runs, std::string* out) {
+  SegmentScratch s;
+  size_t at = 0, prev_len = 0;
+  for (uint32_t len : runs) {
+    const int64_t* r = v + at;
+    if (len == prev_len && std::equal(r, r + len, r - len)) {
+      out->push_back(static_cast<char>(kIntCopy));
+    } else {
+      s.a.clear();
+      s.a.push_back(static_cast<char>(kIntDelta));
+      EncodeDeltaBody(r, len, &s.a);
+      int64_t step;
+      if (GridStep(r, len, &s.ints, &step)) {
+        s.b.clear();
+        s.b.push_back(static_cast<char>(kIntGrid));
+        EncodeGrid(r, len, step, &s.b, &s.u1, &s.u2);
+        if (s.b.size() < s.a.size()) s.a.swap(s.b);
+      }
+      out->append(s.a);
+    }
+    at += len;
+    prev_len = len;
+  }
+}
+
+void EncodeSegmentedFloat(const double* v, const std::vector<uint32_t>& runs, std::string* out) {
+  SegmentScratch s;
+  size_t at = 0, prev_len = 0;
+  bool prev_decimal = false;  // the previous run's mantissas are known to the decoder
+  for (uint32_t len : runs) {
+    const double* r = v + at;
+    at += len;
+    const uint64_t first = std::bit_cast<uint64_t>(r[0]);
+    bool constant = true;
+    for (uint32_t i = 1; i < len && constant; ++i)
+      constant = std::bit_cast<uint64_t>(r[i]) == first;
+    if (constant) {
+      out->push_back(static_cast<char>(kFloatConstant));
+      bits::PutFixed64(out, first);
+      prev_decimal = false;
+      prev_len = len;
+      continue;
+    }
+    // s.a holds the best so far; s.b the candidate being built.
+    s.a.clear();
+    bool decimal = false;
+    const int e = DecimalExponent(r, len, &s.mantissas);
+    if (e >= 0) {
+      s.a.push_back(static_cast<char>(kFloatDecimal));
+      s.a.push_back(static_cast<char>(e));
+      EncodeFor(s.mantissas.data(), len, &s.a);
+      decimal = true;
+      if (prev_decimal && prev_len == len) {
+        s.ints.resize(len);
+        for (uint32_t i = 0; i < len; ++i) {
+          s.ints[i] = static_cast<int64_t>(static_cast<uint64_t>(s.mantissas[i]) -
+                                           static_cast<uint64_t>(s.prev_mantissas[i]));
+        }
+        s.b.clear();
+        s.b.push_back(static_cast<char>(kFloatDecimalVsPrev));
+        s.b.push_back(static_cast<char>(e));
+        EncodeFor(s.ints.data(), len, &s.b);
+        if (s.b.size() < s.a.size()) s.a.swap(s.b);
+      }
+    }
+    if (e < 0 || s.a.size() > kFullPrecisionTrialBytesPerValue * len) {
+      s.b.clear();
+      s.b.push_back(static_cast<char>(kFloatXor));
+      EncodeGorillaBody(r, len, &s.b);
+      if (s.a.empty() || s.b.size() < s.a.size()) {
+        s.a.swap(s.b);
+        decimal = false;
+      }
+      s.ints.resize(len);
+      std::memcpy(s.ints.data(), r, len * sizeof(double));
+      s.b.clear();
+      s.b.push_back(static_cast<char>(kFloatBitDelta));
+      EncodeFor(s.ints.data(), len, &s.b);
+      if (s.b.size() < s.a.size()) {
+        s.a.swap(s.b);
+        decimal = false;
+      }
+    }
+    out->append(s.a);
+    prev_decimal = decimal;
+    prev_len = len;
+    if (decimal) s.prev_mantissas.swap(s.mantissas);
+  }
+}
+
+// Reads the run header of a kSegmented block of `rows` values into *runs.
+absl::Status ReadRunHeader(const char** p, const char* end, size_t rows,
+                           std::vector<uint32_t>* runs) {
+  uint64_t n, r;
+  if (!GetVarint(p, end, &n)) return Malformed("segmented", "truncated count");
+  if (auto s = CheckCount("segmented", n, rows); !s.ok()) return s;
+  if (!GetVarint(p, end, &r)) return Malformed("segmented", "truncated run count");
+  if (r > rows || (r == 0) != (rows == 0)) {
+    return Malformed("segmented", absl::StrCat(r, " runs for ", rows, " rows"));
+  }
+  runs->resize(r);
+  uint64_t sum = 0;
+  for (uint64_t i = 0; i < r; ++i) {
+    uint64_t len;
+    if (!GetVarint(p, end, &len)) return Malformed("segmented", "truncated run length");
+    if (len == 0 || len > rows - sum) {
+      return Malformed("segmented",
+                       absl::StrCat("run ", i, " of length ", len, " in ", rows, " rows"));
+    }
+    sum += len;
+    (*runs)[i] = static_cast<uint32_t>(len);
+  }
+  if (sum != rows) return Malformed("segmented", absl::StrCat("runs cover ", sum, " of ", rows));
+  return absl::OkStatus();
+}
+
+absl::Status DecodeSegmentedInt(const char** p, const char* end, size_t rows,
+                                std::vector<int64_t>* out) {
+  std::vector<uint32_t> runs;
+  if (auto s = ReadRunHeader(p, end, rows, &runs); !s.ok()) return s;
+  out->resize(rows);
+  int64_t* dst = out->data();
+  std::vector<uint64_t> skips, jitter;
+  size_t at = 0, prev_len = 0;
+  for (size_t ri = 0; ri < runs.size(); ++ri) {
+    const size_t len = runs[ri];
+    int64_t* r = dst + at;
+    if (*p >= end) return Malformed("segmented", "missing run kind");
+    const int kind = static_cast<uint8_t>(*(*p)++);
+    switch (kind) {
+      case kIntDelta: {
+        int64_t* w = r;
+        auto s = DecodeDeltaBody(p, end, len, [&w](const int64_t* v, size_t k) {
+          std::memcpy(w, v, k * sizeof(int64_t));
+          w += k;
+        });
+        if (!s.ok()) return s;
+        break;
+      }
+      case kIntGrid: {
+        if (len < 2) return Malformed("segmented", "grid run of one value");
+        uint64_t z0, zs;
+        if (!GetVarint(p, end, &z0) || !GetVarint(p, end, &zs)) {
+          return Malformed("segmented", "truncated grid");
+        }
+        skips.resize(len - 1);
+        jitter.resize(len - 1);
+        if (auto s = DecodeSparse(p, end, len - 1, skips.data()); !s.ok()) return s;
+        if (auto s = DecodeSparse(p, end, len - 1, jitter.data()); !s.ok()) return s;
+        uint64_t grid = static_cast<uint64_t>(bits::UnZigZag(z0));
+        const uint64_t step = static_cast<uint64_t>(bits::UnZigZag(zs));
+        r[0] = static_cast<int64_t>(grid);
+        for (size_t i = 1; i < len; ++i) {
+          grid += step * (skips[i - 1] + 1);
+          r[i] = static_cast<int64_t>(grid + static_cast<uint64_t>(bits::UnZigZag(jitter[i - 1])));
+        }
+        break;
+      }
+      case kIntCopy:
+        if (prev_len != len) return Malformed("segmented", "copy of a run of another length");
+        std::memcpy(r, r - len, len * sizeof(int64_t));
+        break;
+      default:
+        return Malformed("segmented", absl::StrCat("int64 run kind ", kind));
+    }
+    at += len;
+    prev_len = len;
+  }
+  return absl::OkStatus();
+}
+
+absl::Status DecodeSegmentedFloat(const char** p, const char* end, size_t rows,
+                                  std::vector<double>* out) {
+  std::vector<uint32_t> runs;
+  if (auto s = ReadRunHeader(p, end, rows, &runs); !s.ok()) return s;
+  out->resize(rows);
+  double* dst = out->data();
+  // Mantissas (or bit patterns) of every row, so a run can refer to the previous run's.
+  std::vector<int64_t> ints(rows);
+  size_t at = 0, prev_len = 0;
+  bool prev_decimal = false;
+  for (size_t ri = 0; ri < runs.size(); ++ri) {
+    const size_t len = runs[ri];
+    double* r = dst + at;
+    int64_t* m = ints.data() + at;
+    if (*p >= end) return Malformed("segmented", "missing run kind");
+    const int kind = static_cast<uint8_t>(*(*p)++);
+    bool decimal = false;
+    switch (kind) {
+      case kFloatConstant: {
+        if (end - *p < 8) return Malformed("segmented", "truncated constant");
+        const double c = std::bit_cast<double>(bits::LoadFixed64(*p));
+        *p += 8;
+        std::fill(r, r + len, c);
+        break;
+      }
+      case kFloatDecimal:
+      case kFloatDecimalVsPrev: {
+        if (*p >= end) return Malformed("segmented", "missing exponent");
+        const int e = static_cast<uint8_t>(*(*p)++);
+        if (e > kMaxDecimalExponent) return Malformed("segmented", absl::StrCat("exponent ", e));
+        if (auto s = DecodeFor(p, end, len, m); !s.ok()) return s;
+        if (kind == kFloatDecimalVsPrev) {
+          if (!prev_decimal || prev_len != len) {
+            return Malformed("segmented", "run refers to a previous run without mantissas");
+          }
+          const int64_t* pm = m - len;
+          for (size_t i = 0; i < len; ++i) {
+            m[i] = static_cast<int64_t>(static_cast<uint64_t>(m[i]) + static_cast<uint64_t>(pm[i]));
+          }
+        }
+        if (e == 0) {
+          for (size_t i = 0; i < len; ++i) r[i] = static_cast<double>(m[i]);
+        } else {
+          const double scale = kPow10[e];
+          for (size_t i = 0; i < len; ++i) r[i] = static_cast<double>(m[i]) / scale;
+        }
+        decimal = true;
+        break;
+      }
+      case kFloatXor:
+        if (auto s = DecodeGorillaBody(p, end, len, r); !s.ok()) return s;
+        break;
+      case kFloatBitDelta:
+        if (auto s = DecodeFor(p, end, len, m); !s.ok()) return s;
+        std::memcpy(r, m, len * sizeof(double));
+        break;
+      default:
+        return Malformed("segmented", absl::StrCat("float64 run kind ", kind));
+    }
+    at += len;
+    prev_len = len;
+    prev_decimal = decimal;
+  }
+  return absl::OkStatus();
 }
 
 // ---------------------------------------------------------------------------------------
@@ -507,6 +1052,8 @@ std::string_view EncodingName(Encoding encoding) {
       return "decimal";
     case Encoding::kDictionary:
       return "dictionary";
+    case Encoding::kSegmented:
+      return "segmented";
   }
   return "unknown";
 }
@@ -532,15 +1079,27 @@ bool EncodingFits(Encoding encoding, ColumnType type) {
       return type == ColumnType::kFloat64;
     case Encoding::kDictionary:
       return type == ColumnType::kString;
+    case Encoding::kSegmented:
+      return type == ColumnType::kInt64 || type == ColumnType::kFloat64;
   }
   return false;
 }
 
 Encoding EncodeColumn(const Column& column, size_t begin, size_t end, Encoding preferred,
-                      std::string* out) {
+                      std::string* out, std::span<const uint32_t> runs) {
   const ColumnType type = TypeOf(column);
   if (!EncodingFits(preferred, type)) preferred = DefaultEncoding(type);
   const size_t n = end - begin;
+  if (preferred == Encoding::kSegmented) {
+    const std::vector<uint32_t> lengths = RunLengths(runs, n);
+    PutRunHeader(lengths, n, out);
+    if (type == ColumnType::kInt64) {
+      EncodeSegmentedInt(std::get<0>(column).data() + begin, lengths, out);
+    } else {
+      EncodeSegmentedFloat(std::get<1>(column).data() + begin, lengths, out);
+    }
+    return Encoding::kSegmented;
+  }
   switch (type) {
     case ColumnType::kInt64: {
       const int64_t* v = std::get<0>(column).data() + begin;
@@ -600,8 +1159,12 @@ absl::Status DecodeColumn(std::string_view in, ColumnType type, Encoding encodin
   switch (type) {
     case ColumnType::kInt64: {
       auto* v = &std::get<0>(*out);
-      s = encoding == Encoding::kPlain ? DecodePlainInt(&p, end, rows, v)
-                                       : DecodeDelta(&p, end, rows, v);
+      if (encoding == Encoding::kSegmented) {
+        s = DecodeSegmentedInt(&p, end, rows, v);
+      } else {
+        s = encoding == Encoding::kPlain ? DecodePlainInt(&p, end, rows, v)
+                                         : DecodeDelta(&p, end, rows, v);
+      }
       break;
     }
     case ColumnType::kFloat64: {
@@ -612,6 +1175,9 @@ absl::Status DecodeColumn(std::string_view in, ColumnType type, Encoding encodin
           break;
         case Encoding::kGorilla:
           s = DecodeGorilla(&p, end, rows, v);
+          break;
+        case Encoding::kSegmented:
+          s = DecodeSegmentedFloat(&p, end, rows, v);
           break;
         default:
           s = DecodeDecimal(&p, end, rows, v);

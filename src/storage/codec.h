@@ -5,6 +5,10 @@
 // as DataLoss, never by reading out of bounds. docs/part-format.md specifies the byte layouts.
 //
 // Encodings are applied first; a block compressor (zstd) then runs over the encoded bytes.
+// kSegmented is the one encoding that looks past the column it encodes: the writer passes the
+// lengths of the block's runs (rows with equal sort key before its time column, such as one
+// series' samples) and each run gets its own sub-encoding, so one series of arbitrary floats
+// no longer decides the encoding of every other series sharing its block.
 //
 // Thread-safety: the free functions are thread-safe. BlockCompressor/BlockDecompressor own a
 // zstd context each and must be used by one thread at a time.
@@ -13,6 +17,7 @@
 #include <cstddef>
 #include <cstdint>
 #include <memory>
+#include <span>
 #include <string>
 #include <string_view>
 
@@ -37,6 +42,14 @@ enum class Encoding : uint8_t {
   kDecimal = 4,
   // string: the distinct values once, then bit-packed indices.
   kDictionary = 5,
+  // int64 / float64: the block cut into runs (one series each in the samples table), every
+  // run encoded on its own with the sub-encoding that packs it smallest. int64 runs:
+  // delta (as kDelta), a regular grid (a step, then sparse jitter and skipped steps: scrape
+  // timestamps), or a copy of the previous run (series scraped together). float64 runs: one
+  // constant, decimal mantissas (frame-of-reference packed differences), decimal mantissas
+  // minus the previous run's (cumulative histogram buckets), Gorilla XOR, or differences of
+  // the IEEE-754 bit patterns (full-precision sums that grow). Decoding needs no other column.
+  kSegmented = 6,
 };
 
 enum class Compression : uint8_t { kNone = 0, kZstd = 1 };
@@ -50,9 +63,11 @@ bool EncodingFits(Encoding encoding, ColumnType type);
 // used. `preferred` is a hint: kDecimal falls back to kGorilla when a value is not a short
 // decimal, kDictionary falls back to kPlain when more than half the values are distinct;
 // an encoding that does not fit the column's type is replaced by the type's default
-// (int64 kDelta, float64 kDecimal, string kDictionary).
+// (int64 kDelta, float64 kDecimal, string kDictionary). `runs` matters to kSegmented only:
+// the lengths of consecutive runs covering [begin, end) in order; empty, or lengths that do
+// not add up to end - begin, mean one run.
 Encoding EncodeColumn(const Column& column, size_t begin, size_t end, Encoding preferred,
-                      std::string* out);
+                      std::string* out, std::span<const uint32_t> runs = {});
 
 // Decodes a block of exactly `rows` values into *out, replacing its content and type.
 // DataLoss when the bytes are malformed or hold another row count; InvalidArgument when

@@ -119,7 +119,8 @@ SortKey GetKey(Reader& r) {
   return key;
 }
 
-bool ValidEncoding(uint8_t e) { return e >= 1 && e <= 5; }
+// Every id codec.h names (it never renumbers them).
+bool ValidEncoding(uint8_t e) { return EncodingName(static_cast<Encoding>(e)) != "unknown"; }
 bool ValidCompression(uint8_t c) { return c <= 1; }
 bool ValidType(uint8_t t) { return t >= 1 && t <= 3; }
 

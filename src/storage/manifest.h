@@ -20,7 +20,8 @@
 namespace observex::storage {
 
 // 2: Bloom keys per (block, trace id); spans/logs gained the *_extra columns.
-inline constexpr uint32_t kPartFormatVersion = 2;
+// 3: samples' time and value columns in the segmented encoding (one sub-encoding per series).
+inline constexpr uint32_t kPartFormatVersion = 3;
 inline constexpr char kManifestFileName[] = "MANIFEST";
 // Largest manifest a reader accepts, so a corrupt size can never make it allocate more.
 inline constexpr uint64_t kMaxManifestBytes = 64ull << 20;

@@ -96,6 +96,21 @@ void Gather(const Column& from, const std::vector<uint32_t>& perm, size_t begin,
   }
 }
 
+// Lengths of the runs of rows perm[begin, end) with equal values in the `prefix` columns (the
+// sort key without its time column): one series' samples. kSegmented encodes each on its own.
+std::vector<uint32_t> KeyRuns(const ColumnBatch& rows, const std::vector<int>& prefix,
+                              const std::vector<uint32_t>& perm, size_t begin, size_t end) {
+  std::vector<uint32_t> runs;
+  size_t start = begin;
+  for (size_t i = begin + 1; i <= end; ++i) {
+    if (i == end || CompareRows(rows, prefix, perm[start], perm[i]) != 0) {
+      runs.push_back(static_cast<uint32_t>(i - start));
+      start = i;
+    }
+  }
+  return runs;
+}
+
 uint64_t PlainBytes(const Column& c) {
   if (c.index() != 2) return RowCount(c) * 8;
   return std::get<2>(c).byte_size();
@@ -119,6 +134,7 @@ class TempDirGuard {
 absl::Status WriteColumnFile(const fs::path& path, const Column& all,
                              const std::vector<uint32_t>& perm, const ColumnSpec& spec,
                              uint32_t block_rows, BlockCompressor& comp, bool sync,
+                             const std::vector<std::vector<uint32_t>>& block_runs,
                              std::vector<BlockMeta>& blocks, int column, ColumnMeta& meta) {
   auto fd = fileutil::CreateExclusive(path);
   if (!fd.ok()) return fd.status();
@@ -131,7 +147,9 @@ absl::Status WriteColumnFile(const fs::path& path, const Column& all,
     Gather(all, perm, begin, end, block);
     raw.clear();
     BlockColumnRef ref;
-    ref.encoding = EncodeColumn(block, 0, RowCount(block), spec.encoding, &raw);
+    ref.encoding = EncodeColumn(block, 0, RowCount(block), spec.encoding, &raw,
+                                b < block_runs.size() ? std::span<const uint32_t>(block_runs[b])
+                                                      : std::span<const uint32_t>());
     ref.compression = comp.Compress(raw, &stored);
     ref.raw_len = static_cast<uint32_t>(raw.size());
     ref.stored_len = static_cast<uint32_t>(stored.size());
@@ -274,11 +292,24 @@ absl::StatusOr<Manifest> WritePart(const fs::path& root, const TableSchema& sche
   }
   TempDirGuard guard(tmp_dir);
 
+  // Runs of equal sort key before the time column, per block, for the kSegmented columns.
+  std::vector<std::vector<uint32_t>> block_runs;
+  const bool segmented =
+      std::any_of(schema.columns.begin(), schema.columns.end(),
+                  [](const ColumnSpec& c) { return c.encoding == Encoding::kSegmented; });
+  if (segmented && schema.sort_key.size() > 1) {
+    const std::vector<int> prefix(schema.sort_key.begin(), schema.sort_key.end() - 1);
+    for (size_t b = 0; b < m.blocks.size(); ++b) {
+      const size_t begin = b * options.block_rows;
+      block_runs.push_back(KeyRuns(rows, prefix, perm, begin, begin + m.blocks[b].rows));
+    }
+  }
+
   BlockCompressor comp(options.zstd_level);
   for (size_t c = 0; c < schema.columns.size(); ++c) {
     const auto& spec = schema.columns[c];
     if (auto s = WriteColumnFile(tmp_dir / ColumnFileName(spec.name), rows.columns[c], perm, spec,
-                                 options.block_rows, comp, options.fsync, m.blocks,
+                                 options.block_rows, comp, options.fsync, block_runs, m.blocks,
                                  static_cast<int>(c), m.columns[c]);
         !s.ok()) {
       return s;

@@ -15,6 +15,10 @@ ColumnSpec Float(std::string name) { return {std::move(name), kF, Encoding::kDec
 ColumnSpec Dict(std::string name) { return {std::move(name), kS, Encoding::kDictionary}; }
 // Values that rarely repeat (ids, bodies): plain, then zstd.
 ColumnSpec Bytes(std::string name) { return {std::move(name), kS, Encoding::kPlain}; }
+// One series' samples at a time (codec.h, kSegmented).
+ColumnSpec Segmented(std::string name, ColumnType type) {
+  return {std::move(name), type, Encoding::kSegmented};
+}
 ColumnSpec Attrs(std::string name) {
   return {std::move(name), kS, Encoding::kDictionary, /*attributes=*/true};
 }
@@ -125,7 +129,8 @@ const TableSchema& LogsSchema() {
 const TableSchema& SamplesSchema() {
   static const TableSchema schema = [] {
     TableSchema s =
-        Finish(TableSchema{Table::kSamples, {Int("series_id"), Int("time"), Float("value")}},
+        Finish(TableSchema{Table::kSamples,
+                           {Int("series_id"), Segmented("time", kI), Segmented("value", kF)}},
                {"series_id", "time"}, "");
     s.time_units_per_second = 1000;
     return s;

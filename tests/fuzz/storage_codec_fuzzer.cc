@@ -2,8 +2,9 @@
 // MANIFEST parser. The first input byte picks a mode:
 //   0  decode: bytes 1-2 are a row count (little-endian), the rest one encoded block, decoded as
 //      every (column type, encoding) pair, fitting or not;
-//   1  round trip: the rest describes values (see ReadValues), which are encoded, compressed,
-//      decompressed and decoded again;
+//   1  round trip: byte 1 a column type, byte 2 the preferred encoding (and, for kSegmented,
+//      how the rows are cut into runs), byte 3 the first row; the rest describes values (see
+//      ReadValues), which are encoded, compressed, decompressed and decoded again;
 //   2  manifest: the rest is a MANIFEST; when byte 1 is odd its length field and crc32c are
 //      recomputed first, so the body parser is reached;
 //   3  zstd: bytes 1-3 are the raw length, byte 4 a column type and encoding, bytes 5-6 a row
@@ -13,6 +14,7 @@
 // requested rows and consistent string offsets; re-encoding decoded values and decoding again
 // gives them back bit-exactly (floats by bit pattern), and so does a fresh round trip; an
 // accepted manifest re-encodes to one that decodes to the same value.
+#include <algorithm>
 #include <cstdint>
 #include <cstdlib>
 #include <cstring>
@@ -90,13 +92,14 @@ void CheckShape(const Column& c, ColumnType type, size_t rows) {
   }
 }
 
-// Encodes `column` preferring `preferred`, stores the block (zstd when it pays) and reads it
-// back; the result must equal the column.
-void RoundTrip(const Column& column, size_t begin, Encoding preferred) {
+// Encodes `column` preferring `preferred` (with `runs` for kSegmented), stores the block (zstd
+// when it pays) and reads it back; the result must equal the column.
+void RoundTrip(const Column& column, size_t begin, Encoding preferred,
+               const std::vector<uint32_t>& runs = {}) {
   const ColumnType type = storage::TypeOf(column);
   const size_t end = storage::RowCount(column);
   std::string encoded;
-  const Encoding used = storage::EncodeColumn(column, begin, end, preferred, &encoded);
+  const Encoding used = storage::EncodeColumn(column, begin, end, preferred, &encoded, runs);
   if (!storage::EncodingFits(used, type)) abort();
   storage::BlockCompressor compressor;
   std::string stored;
@@ -133,7 +136,7 @@ void DecodeOne(std::string_view block, ColumnType type, Encoding encoding, size_
 
 void DecodeEveryWay(std::string_view block, size_t rows) {
   for (ColumnType type : {ColumnType::kInt64, ColumnType::kFloat64, ColumnType::kString}) {
-    for (int e = 0; e <= 6; ++e) DecodeOne(block, type, static_cast<Encoding>(e), rows);
+    for (int e = 0; e <= 7; ++e) DecodeOne(block, type, static_cast<Encoding>(e), rows);
   }
 }
 
@@ -227,6 +230,26 @@ Column ReadValues(Input& in, ColumnType type) {
 
 ColumnType TypeFrom(uint8_t b) { return static_cast<ColumnType>(1 + b % 3); }
 
+// Run lengths covering `rows` rows for kSegmented, drawn from `seed`: 0 gives none (one run),
+// otherwise lengths from 1 to 4 * seed, with single rows common. A last length that
+// overshoots is kept now and then, so the encoder's one-run fallback is exercised too.
+std::vector<uint32_t> RunsFrom(uint8_t seed, size_t rows) {
+  std::vector<uint32_t> runs;
+  if (seed == 0) return runs;
+  uint32_t x = 0x9E3779B9u * seed;
+  for (size_t left = rows; left > 0;) {
+    x = x * 1664525u + 1013904223u;
+    const size_t len = (x >> 28) < 4 ? 1 : 1 + (x >> 8) % (4u * seed);
+    if (len > left) {
+      runs.push_back(static_cast<uint32_t>((x & 0x100) != 0 ? len : left));
+      break;
+    }
+    runs.push_back(static_cast<uint32_t>(len));
+    left -= len;
+  }
+  return runs;
+}
+
 void ManifestMode(Input& in) {
   const uint8_t flags = in.U8();
   std::string bytes(in.Rest());
@@ -275,7 +298,7 @@ void ZstdMode(Input& in) {
   const Compression c = compressor.Compress(copy, &restored);
   std::string_view back;
   if (!decompressor.Decompress(restored, c, copy.size(), &back).ok() || back != copy) abort();
-  DecodeOne(copy, TypeFrom(shape), static_cast<Encoding>((shape >> 2) % 7), rows);
+  DecodeOne(copy, TypeFrom(shape), static_cast<Encoding>((shape >> 2) % 8), rows);
 }
 
 }  // namespace
@@ -290,10 +313,13 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     }
     case 1: {
       const ColumnType type = TypeFrom(in.U8());
-      const auto preferred = static_cast<Encoding>(1 + in.U8() % 5);
+      const uint8_t choice = in.U8();
+      const auto preferred = static_cast<Encoding>(1 + choice % 6);
       const uint8_t begin = in.U8() % 4;
       const Column column = ReadValues(in, type);
-      RoundTrip(column, std::min<size_t>(begin, storage::RowCount(column)), preferred);
+      const size_t first = std::min<size_t>(begin, storage::RowCount(column));
+      RoundTrip(column, first, preferred,
+                RunsFrom(static_cast<uint8_t>(choice / 6), storage::RowCount(column) - first));
       break;
     }
     case 2:

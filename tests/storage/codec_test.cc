@@ -2,12 +2,14 @@
 
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <bit>
 #include <cmath>
 #include <cstdint>
 #include <limits>
 #include <random>
 #include <string>
+#include <type_traits>
 #include <vector>
 
 #include "storage/bits.h"
@@ -249,6 +251,310 @@ TEST(Float64Codec, DecimalChosenForCountersAndRefusedForOthers) {
 }
 
 // ---------------------------------------------------------------------------------------
+// kSegmented
+
+// Rows of several series in part order, as the samples table holds them, and the lengths of
+// the series' runs.
+struct SegmentedBlock {
+  std::vector<int64_t> times;
+  std::vector<double> values;
+  std::vector<uint32_t> runs;
+};
+
+// `targets` scrape targets of `per_target` series each, scraped every 15 s for `steps` steps.
+// The series of a target share their timestamps (10 % of scrapes 1-2 ms off the grid, about
+// 1 % missed); the last series of a target has a single sample. Values cycle through the kinds
+// the samples table meets: counters, cumulative histogram buckets, full-precision sums and
+// ratios, two-decimal gauges, constants, stale markers and NaN payloads, signed zeros, huge
+// and tiny magnitudes with denormals, and integers too large for the decimal encoding.
+SegmentedBlock ScrapedSeries(std::mt19937_64& rng, int targets, int per_target,
+                             size_t steps = 200) {
+  SegmentedBlock b;
+  std::uniform_real_distribution<double> unit(0, 1);
+  for (int t = 0; t < targets; ++t) {
+    std::vector<int64_t> times;
+    int64_t at = 1'700'000'000'000 + static_cast<int64_t>(rng() % 15'000);
+    for (size_t i = 0; i < steps; ++i) {
+      at += 15'000;
+      if (rng() % 100 == 0) at += 15'000;  // a missed scrape
+      const int64_t jitter = rng() % 10 == 0 ? static_cast<int64_t>(rng() % 5) - 2 : 0;
+      times.push_back(at + jitter);
+    }
+    std::vector<double> previous;
+    for (int s = 0; s < per_target; ++s) {
+      const size_t n = s == per_target - 1 ? 1 : steps;
+      std::vector<double> v(n);
+      double x = static_cast<double>(rng() % 1000);
+      for (size_t i = 0; i < n; ++i) {
+        switch (s % 10) {
+          case 0:  // counter
+            v[i] = x += static_cast<double>(rng() % 40);
+            break;
+          case 1:  // the next bucket of a cumulative histogram
+            v[i] = (previous.size() == n ? previous[i] : 0) + static_cast<double>(rng() % 3);
+            break;
+          case 2:  // a full-precision sum
+            v[i] = x += unit(rng) * 0.37;
+            break;
+          case 3:  // a full-precision ratio
+            v[i] = x = std::clamp(unit(rng) * 0.02 + x * 0.99, 0.0, 1.0);
+            break;
+          case 4:  // two decimals
+            v[i] = static_cast<double>(2000 + static_cast<int64_t>(rng() % 300)) / 100;
+            break;
+          case 5:
+            v[i] = 1;
+            break;
+          case 6:  // stale markers and NaN payloads between counter values
+            v[i] = rng() % 7 == 0   ? std::bit_cast<double>(kStaleNaN)
+                   : rng() % 7 == 0 ? std::bit_cast<double>(0x7ff8000000000000ULL | (rng() >> 14))
+                                    : (x += 1);
+            break;
+          case 7:
+            v[i] = i % 3 == 0 ? -0.0 : (i % 3 == 1 ? 0.0 : -1.5);
+            break;
+          case 8:  // huge, tiny and denormal
+            v[i] = rng() % 3 == 0   ? 1e300 * unit(rng)
+                   : rng() % 2 == 0 ? 1e-300 * unit(rng)
+                                    : std::numeric_limits<double>::denorm_min() *
+                                          static_cast<double>(rng() % 1000);
+            break;
+          default:  // integers beyond 9e18 (not m / 10^e)
+            v[i] = std::ldexp(static_cast<double>(rng() >> 11), 11);
+            break;
+        }
+      }
+      previous = v;
+      b.times.insert(b.times.end(), times.begin(), times.begin() + static_cast<ptrdiff_t>(n));
+      b.values.insert(b.values.end(), v.begin(), v.end());
+      b.runs.push_back(static_cast<uint32_t>(n));
+    }
+  }
+  return b;
+}
+
+// Encodes rows [0, n) of `in` as kSegmented with `runs`, decodes and returns the bytes.
+template <typename T>
+std::string SegmentedRoundTrip(const std::vector<T>& in, const std::vector<uint32_t>& runs,
+                               std::vector<T>* back) {
+  std::string buf;
+  const Encoding e = EncodeColumn(Col(in), 0, in.size(), Encoding::kSegmented, &buf, runs);
+  EXPECT_EQ(e, Encoding::kSegmented);
+  Column out;
+  const ColumnType type = std::is_same_v<T, double> ? ColumnType::kFloat64 : ColumnType::kInt64;
+  auto s = DecodeColumn(buf, type, e, in.size(), &out);
+  EXPECT_TRUE(s.ok()) << s;
+  if (s.ok()) *back = std::get<std::vector<T>>(out);
+  return buf;
+}
+
+TEST(SegmentedCodec, RoundTripsScrapedSeriesOfEveryKindBitExactly) {
+  std::mt19937_64 rng(11);
+  for (int round = 0; round < 20; ++round) {
+    const SegmentedBlock b = ScrapedSeries(rng, 1 + round % 4, 2 + round % 13, 1 + rng() % 300);
+    std::vector<int64_t> times;
+    std::vector<double> values;
+    SegmentedRoundTrip(b.times, b.runs, &times);
+    SegmentedRoundTrip(b.values, b.runs, &values);
+    ASSERT_EQ(times, b.times) << "round " << round;
+    ASSERT_EQ(Bits(values), Bits(b.values)) << "round " << round;
+  }
+}
+
+TEST(SegmentedCodec, RoundTripsRandomRunsOfEveryCase) {
+  std::mt19937_64 rng(12);
+  for (size_t n : Sizes()) {
+    std::vector<uint32_t> runs;
+    for (size_t left = n; left > 0;) {
+      const size_t len = std::min<size_t>(left, rng() % 4 == 0 ? 1 : 1 + rng() % 300);
+      runs.push_back(static_cast<uint32_t>(len));
+      left -= len;
+    }
+    for (const auto& c : IntCases(rng, n)) {
+      std::vector<int64_t> back;
+      SegmentedRoundTrip(c, runs, &back);
+      ASSERT_EQ(back, c) << "n=" << n;
+    }
+    for (const auto& c : FloatCases(rng, n)) {
+      std::vector<double> back;
+      SegmentedRoundTrip(c, runs, &back);
+      ASSERT_EQ(Bits(back), Bits(c)) << "n=" << n;
+    }
+  }
+}
+
+TEST(SegmentedCodec, GridRunsRoundTripExtremeTimestamps) {
+  // Regular until a value jumps to the ends of the range and back; steps that overflow.
+  std::vector<int64_t> t;
+  for (int i = 0; i < 300; ++i) t.push_back(1'000 * i);
+  t[100] = kMax;
+  t[101] = kMin;
+  t[200] = t[199];  // a zero difference
+  t[250] = -5;      // time going backwards
+  std::vector<int64_t> back;
+  SegmentedRoundTrip(t, {300}, &back);
+  EXPECT_EQ(back, t);
+  std::vector<int64_t> wide = {kMin, 0, kMax, kMin, kMax, 0};
+  SegmentedRoundTrip(wide, {6}, &back);
+  EXPECT_EQ(back, wide);
+}
+
+TEST(SegmentedCodec, RunsThatDoNotCoverTheRowsMeanOneRun) {
+  std::mt19937_64 rng(13);
+  const std::vector<double> v = FloatCases(rng, 50)[0];
+  for (const std::vector<uint32_t>& runs :
+       {std::vector<uint32_t>{}, {10, 10}, {25, 0, 25}, {60}, {50, 1}}) {
+    std::vector<double> back;
+    const std::string buf = SegmentedRoundTrip(v, runs, &back);
+    EXPECT_EQ(Bits(back), Bits(v));
+    // varint n, one run, its length.
+    EXPECT_EQ(buf.substr(0, 3), std::string("\x32\x01\x32", 3));
+  }
+  std::vector<double> none;
+  EXPECT_EQ(SegmentedRoundTrip(std::vector<double>{}, {}, &none), std::string("\0\0", 2));
+  EXPECT_TRUE(none.empty());
+}
+
+TEST(SegmentedCodec, EncodesASubrangeWithItsRuns) {
+  const std::vector<double> v = {9, 1, 2, 3, 10, 20, 9};
+  std::string buf;
+  const std::vector<uint32_t> runs = {3, 2};
+  const Encoding e = EncodeColumn(Col(v), 1, 6, Encoding::kSegmented, &buf, runs);
+  Column out;
+  ASSERT_TRUE(DecodeColumn(buf, ColumnType::kFloat64, e, 5, &out).ok());
+  EXPECT_EQ(std::get<1>(out), (std::vector<double>{1, 2, 3, 10, 20}));
+}
+
+size_t SegmentedSize(const Column& c, const std::vector<uint32_t>& runs) {
+  std::string buf;
+  EncodeColumn(c, 0, RowCount(c), Encoding::kSegmented, &buf, runs);
+  return buf.size();
+}
+
+TEST(SegmentedCodec, OneFullPrecisionSeriesNoLongerCostsTheWholeBlock) {
+  // Nine counters and one full-precision sum in one block: per block, the sum makes every value
+  // Gorilla; per run, only the sum's.
+  std::mt19937_64 rng(14);
+  std::uniform_real_distribution<double> unit(0, 1);
+  std::vector<double> v;
+  std::vector<uint32_t> runs;
+  for (int s = 0; s < 10; ++s) {
+    double x = 0;
+    for (int i = 0; i < 800; ++i)
+      v.push_back(x += s == 3 ? unit(rng) : static_cast<double>(rng() % 8));
+    runs.push_back(800);
+  }
+  std::string block;
+  ASSERT_EQ(EncodeColumn(Col(v), 0, v.size(), Encoding::kDecimal, &block), Encoding::kGorilla);
+  EXPECT_LT(SegmentedSize(Col(v), runs) * 2, block.size());
+}
+
+TEST(SegmentedCodec, SeriesScrapedTogetherShareTheirTimestamps) {
+  std::mt19937_64 rng(15);
+  const SegmentedBlock b = ScrapedSeries(rng, 1, 20, 400);
+  std::string block;
+  EncodeColumn(Col(b.times), 0, b.times.size(), Encoding::kDelta, &block);
+  const size_t segmented = SegmentedSize(Col(b.times), b.runs);
+  // The runs after the first are copies (a length and a kind byte each), but for the last,
+  // a single sample.
+  std::vector<int64_t> first(b.times.begin(), b.times.begin() + b.runs[0]);
+  EXPECT_LE(segmented, SegmentedSize(Col(first), {b.runs[0]}) + 3 * b.runs.size() + 12);
+  EXPECT_LT(segmented * 4, block.size());
+}
+
+TEST(SegmentedCodec, ConstantsAndHistogramBucketsCostLittle) {
+  std::mt19937_64 rng(16);
+  std::vector<double> constant(1000, std::bit_cast<double>(kStaleNaN));
+  // varint n (2 bytes), one run, its length (2), kind, 8 bytes.
+  EXPECT_EQ(SegmentedSize(Col(constant), {1000}), 14u);
+  // Two cumulative buckets: the second adds a few requests to the first's thousands.
+  std::vector<double> low, both;
+  double x = 0;
+  for (int i = 0; i < 1000; ++i) low.push_back(x += static_cast<double>(rng() % 2000));
+  both = low;
+  int64_t extra = 0;
+  for (int i = 0; i < 1000; ++i) both.push_back(low[i] + static_cast<double>(extra += rng() % 2));
+  const size_t alone = SegmentedSize(Col(low), {1000});
+  EXPECT_LT(SegmentedSize(Col(both), {1000, 1000}) - alone, alone / 4);
+}
+
+// A kSegmented block assembled byte by byte.
+class Bytes {
+ public:
+  Bytes& V(uint64_t v) {
+    bits::PutVarint(&s_, v);
+    return *this;
+  }
+  Bytes& B(std::initializer_list<int> bytes) {
+    for (int b : bytes) s_.push_back(static_cast<char>(b));
+    return *this;
+  }
+  Bytes& F64(double d) {
+    bits::PutFixed64(&s_, std::bit_cast<uint64_t>(d));
+    return *this;
+  }
+  const std::string& str() const { return s_; }
+
+ private:
+  std::string s_;
+};
+
+TEST(SegmentedCodec, MalformedBlocksAreDataLoss) {
+  constexpr auto kF = ColumnType::kFloat64;
+  constexpr auto kI = ColumnType::kInt64;
+  // One float run of value 0 as decimal mantissas: kind 2, e 0, order 0, base 0, width 0.
+  const std::initializer_list<int> kDecimalZero = {2, 0, 0, 0, 0};
+  struct Case {
+    const char* what;
+    ColumnType type;
+    size_t rows;
+    std::string bytes;
+  } cases[] = {
+      {"more runs than rows", kF, 2, Bytes().V(2).V(3).V(1).V(1).V(0).str()},
+      {"run past the rows", kF, 2, Bytes().V(2).V(1).V(3).B(kDecimalZero).str()},
+      {"empty run", kF, 2, Bytes().V(2).V(2).V(2).V(0).B(kDecimalZero).str()},
+      {"runs short of the rows", kF, 2, Bytes().V(2).V(1).V(1).B(kDecimalZero).str()},
+      {"runs without rows", kF, 0, Bytes().V(0).V(1).V(1).str()},
+      {"no runs for rows", kF, 1, Bytes().V(1).V(0).str()},
+      {"unknown float kind", kF, 1, Bytes().V(1).V(1).V(1).B({9}).str()},
+      {"truncated constant", kF, 1, Bytes().V(1).V(1).V(1).B({1, 0, 0, 0}).str()},
+      {"previous run without mantissas", kF, 1, Bytes().V(1).V(1).V(1).B({3, 0, 0, 0, 0}).str()},
+      {"previous run a constant", kF, 2,
+       Bytes().V(2).V(2).V(1).V(1).B({1}).F64(1).B({3, 0, 0, 0, 0}).str()},
+      {"previous run of another length", kF, 3,
+       Bytes().V(3).V(2).V(1).V(2).B(kDecimalZero).B({3, 0, 0, 0, 0}).str()},
+      {"exponent 16", kF, 1, Bytes().V(1).V(1).V(1).B({2, 16, 0, 0, 0}).str()},
+      {"order 3", kF, 4, Bytes().V(4).V(1).V(4).B({2, 0, 3, 0, 0, 0, 0, 0}).str()},
+      {"order past the run", kF, 1, Bytes().V(1).V(1).V(1).B({5, 1, 0, 0, 0}).str()},
+      {"bit width 65", kF, 1, Bytes().V(1).V(1).V(1).B({5, 0, 0, 65}).str()},
+      {"truncated xor run", kF, 2, Bytes().V(2).V(1).V(2).B({4, 0x3f, 0xf0}).str()},
+      {"unknown int kind", kI, 1, Bytes().V(1).V(1).V(1).B({7}).str()},
+      {"grid of one value", kI, 1, Bytes().V(1).V(1).V(1).B({2, 0, 2, 0, 0}).str()},
+      {"copy as the first run", kI, 1, Bytes().V(1).V(1).V(1).B({3}).str()},
+      {"copy of another length", kI, 3, Bytes().V(3).V(2).V(1).V(2).B({1, 0, 0, 3}).str()},
+      {"bitmap past the group", kI, 3, Bytes().V(3).V(1).V(3).B({2, 0, 2, 1, 0b100, 1, 0}).str()},
+      {"truncated sparse values", kI, 3, Bytes().V(3).V(1).V(3).B({2, 0, 2, 9, 0b11}).str()},
+      {"delta order 3", kI, 4, Bytes().V(4).V(1).V(4).B({1, 3, 0}).str()},
+  };
+  for (const auto& c : cases) {
+    Column out;
+    auto s = DecodeColumn(c.bytes, c.type, Encoding::kSegmented, c.rows, &out);
+    EXPECT_EQ(s.code(), absl::StatusCode::kDataLoss) << c.what << ": " << s;
+    EXPECT_EQ(s.message().find("malformed "), 0u) << c.what << ": " << s;
+  }
+  // The well-formed neighbours of the cases above decode.
+  Column out;
+  EXPECT_TRUE(DecodeColumn(Bytes().V(2).V(2).V(1).V(1).B(kDecimalZero).B({3, 0, 0, 0, 0}).str(), kF,
+                           Encoding::kSegmented, 2, &out)
+                  .ok());
+  EXPECT_EQ(std::get<1>(out), (std::vector<double>{0, 0}));
+  EXPECT_TRUE(DecodeColumn(Bytes().V(2).V(2).V(1).V(1).B({1, 0, 3, 5}).B({3}).str(), kI,
+                           Encoding::kSegmented, 2, &out)
+                  .ok());
+  EXPECT_EQ(std::get<0>(out), (std::vector<int64_t>{-3, -3}));
+}
+
+// ---------------------------------------------------------------------------------------
 // strings
 
 StringColumn Strings(const std::vector<std::string>& v) {
@@ -289,28 +595,40 @@ TEST(StringCodec, DictionaryOnlyWhenValuesRepeat) {
 // ---------------------------------------------------------------------------------------
 // malformed input
 
-std::vector<std::pair<Column, Encoding>> EncodedSamples() {
+struct EncodedSample {
+  Column column;
+  Encoding preferred;
+  std::vector<uint32_t> runs;  // for kSegmented
+};
+
+std::vector<EncodedSample> EncodedSamples() {
   std::mt19937_64 rng(6);
-  std::vector<std::pair<Column, Encoding>> out;
+  std::vector<EncodedSample> out;
   for (const auto& c : IntCases(rng, 300)) {
-    out.emplace_back(Col(c), Encoding::kDelta);
-    out.emplace_back(Col(c), Encoding::kPlain);
+    out.push_back({Col(c), Encoding::kDelta, {}});
+    out.push_back({Col(c), Encoding::kPlain, {}});
+    out.push_back({Col(c), Encoding::kSegmented, {100, 1, 99, 100}});
   }
   for (const auto& c : FloatCases(rng, 300)) {
-    out.emplace_back(Col(c), Encoding::kDecimal);
-    out.emplace_back(Col(c), Encoding::kGorilla);
+    out.push_back({Col(c), Encoding::kDecimal, {}});
+    out.push_back({Col(c), Encoding::kGorilla, {}});
+    out.push_back({Col(c), Encoding::kSegmented, {100, 1, 99, 100}});
   }
+  // Every run kind of kSegmented, in one block each.
+  const SegmentedBlock series = ScrapedSeries(rng, 6, 40);
+  out.push_back({Col(series.times), Encoding::kSegmented, series.runs});
+  out.push_back({Col(series.values), Encoding::kSegmented, series.runs});
   std::vector<std::string> s;
   for (int i = 0; i < 300; ++i) s.push_back(std::to_string(i % 7));
-  out.emplace_back(Column(Strings(s)), Encoding::kDictionary);
-  out.emplace_back(Column(Strings(s)), Encoding::kPlain);
+  out.push_back({Column(Strings(s)), Encoding::kDictionary, {}});
+  out.push_back({Column(Strings(s)), Encoding::kPlain, {}});
   return out;
 }
 
 TEST(CodecErrors, WrongRowCountIsDataLoss) {
-  for (const auto& [col, pref] : EncodedSamples()) {
+  for (const auto& [col, pref, runs] : EncodedSamples()) {
     std::string buf;
-    const Encoding e = EncodeColumn(col, 0, RowCount(col), pref, &buf);
+    const Encoding e = EncodeColumn(col, 0, RowCount(col), pref, &buf, runs);
     Column out;
     auto s = DecodeColumn(buf, TypeOf(col), e, RowCount(col) + 1, &out);
     EXPECT_EQ(s.code(), absl::StatusCode::kDataLoss) << s;
@@ -318,9 +636,9 @@ TEST(CodecErrors, WrongRowCountIsDataLoss) {
 }
 
 TEST(CodecErrors, EveryTruncationIsDataLoss) {
-  for (const auto& [col, pref] : EncodedSamples()) {
+  for (const auto& [col, pref, runs] : EncodedSamples()) {
     std::string buf;
-    const Encoding e = EncodeColumn(col, 0, RowCount(col), pref, &buf);
+    const Encoding e = EncodeColumn(col, 0, RowCount(col), pref, &buf, runs);
     for (size_t cut = 0; cut < buf.size(); ++cut) {
       // A copy of exactly `cut` bytes, so reading past it is caught by ASan.
       const std::string prefix = buf.substr(0, cut);
@@ -338,9 +656,9 @@ TEST(CodecErrors, EveryTruncationIsDataLoss) {
 TEST(CodecErrors, RandomByteFlipsNeverCrash) {
   std::mt19937_64 rng(7);
   int detected = 0, total = 0;
-  for (const auto& [col, pref] : EncodedSamples()) {
+  for (const auto& [col, pref, runs] : EncodedSamples()) {
     std::string buf;
-    const Encoding e = EncodeColumn(col, 0, RowCount(col), pref, &buf);
+    const Encoding e = EncodeColumn(col, 0, RowCount(col), pref, &buf, runs);
     for (int i = 0; i < 40; ++i) {
       std::string bad = buf;
       bad[rng() % bad.size()] ^= static_cast<char>(1 + rng() % 255);
@@ -363,6 +681,8 @@ TEST(CodecErrors, RandomByteFlipsNeverCrash) {
 TEST(CodecErrors, EncodingThatDoesNotFitTheTypeIsInvalidArgument) {
   Column out;
   auto s = DecodeColumn("", ColumnType::kString, Encoding::kGorilla, 0, &out);
+  EXPECT_EQ(s.code(), absl::StatusCode::kInvalidArgument);
+  s = DecodeColumn("", ColumnType::kString, Encoding::kSegmented, 0, &out);
   EXPECT_EQ(s.code(), absl::StatusCode::kInvalidArgument);
   s = DecodeColumn("", ColumnType::kInt64, static_cast<Encoding>(99), 0, &out);
   EXPECT_EQ(s.code(), absl::StatusCode::kInvalidArgument);
