@@ -2,7 +2,9 @@
 // rows sorted by (series, time) and cut into blocks of 8,192 as in a part).
 //   storage_codec_bench --benchmark_filter=Decode
 // Reports samples/s ("samples" counter) and bytes per sample ("bytes_per_sample": stored
-// bytes of the time and value columns, block headers included, over samples).
+// bytes of the time and value columns, block headers included, over samples). Blocks are
+// encoded as the part writer stores samples (kSegmented, one run per series in a block); the
+// *_v2 variants use part format 2's per-block kDelta / kDecimal for comparison.
 //
 // Data sets (200 series x 5,760 samples):
 //   realistic  45 % counters (Poisson increments, rate log-uniform in 0.001-300/s), 20 %
@@ -140,26 +142,39 @@ struct Encoded {
   size_t time_bytes = 0;
 };
 
-StoredBlock Store(const Column& col, size_t begin, size_t end, Encoding pref,
-                  BlockCompressor& comp) {
+StoredBlock Store(const Column& col, size_t begin, size_t end, Encoding pref, BlockCompressor& comp,
+                  const std::vector<uint32_t>& runs) {
   std::string raw;
   StoredBlock b;
   b.rows = static_cast<uint32_t>(end - begin);
-  b.encoding = observex::storage::EncodeColumn(col, begin, end, pref, &raw);
+  b.encoding = observex::storage::EncodeColumn(col, begin, end, pref, &raw, runs);
   b.raw_len = static_cast<uint32_t>(raw.size());
   b.compression = comp.Compress(raw, &b.bytes);
   b.crc = crc32c::Value(b.bytes.data(), b.bytes.size());
   return b;
 }
 
-Encoded EncodeAll(const Samples& s) {
+enum class Format { kSegmented, kV2 };
+
+Encoded EncodeAll(const Samples& s, Format format) {
   BlockCompressor comp;
   Encoded e;
   const Column t(s.t), v(s.v);
   for (size_t b = 0; b < s.t.size(); b += kBlockRows) {
     const size_t end = std::min(s.t.size(), b + kBlockRows);
-    e.t.push_back(Store(t, b, end, Encoding::kDelta, comp));
-    e.v.push_back(Store(v, b, end, Encoding::kDecimal, comp));
+    std::vector<uint32_t> runs;  // one per series (kSamplesPerSeries rows each)
+    for (size_t r = b; r < end;) {
+      const size_t next = std::min(end, (r / kSamplesPerSeries + 1) * kSamplesPerSeries);
+      runs.push_back(static_cast<uint32_t>(next - r));
+      r = next;
+    }
+    if (format == Format::kSegmented) {
+      e.t.push_back(Store(t, b, end, Encoding::kSegmented, comp, runs));
+      e.v.push_back(Store(v, b, end, Encoding::kSegmented, comp, runs));
+    } else {
+      e.t.push_back(Store(t, b, end, Encoding::kDelta, comp, {}));
+      e.v.push_back(Store(v, b, end, Encoding::kDecimal, comp, {}));
+    }
     e.stored_bytes += e.t.back().bytes.size() + e.v.back().bytes.size() + 2 * kBlockHeaderBytes;
     e.time_bytes += e.t.back().bytes.size() + kBlockHeaderBytes;
   }
@@ -174,11 +189,11 @@ const Samples& Data(Mix mix) {
   return data[static_cast<size_t>(mix)];
 }
 
-void BM_EncodeSamples(benchmark::State& state, Mix mix) {
+void BM_EncodeSamples(benchmark::State& state, Mix mix, Format format) {
   const Samples& s = Data(mix);
   Encoded e;
   for (auto _ : state) {
-    e = EncodeAll(s);
+    e = EncodeAll(s, format);
     benchmark::DoNotOptimize(e.stored_bytes);
   }
   state.counters["samples"] = benchmark::Counter(static_cast<double>(e.samples),
@@ -191,8 +206,8 @@ void BM_EncodeSamples(benchmark::State& state, Mix mix) {
 
 // The full-scan decode path of one core: checksum, decompress and decode both columns of
 // every block into reused column buffers.
-void BM_DecodeSamples(benchmark::State& state, Mix mix) {
-  const Encoded e = EncodeAll(Data(mix));
+void BM_DecodeSamples(benchmark::State& state, Mix mix, Format format) {
+  const Encoded e = EncodeAll(Data(mix), format);
   BlockDecompressor dt, dv;
   Column tc = std::vector<int64_t>(), vc = std::vector<double>();
   double checksum = 0;
@@ -371,12 +386,26 @@ void BM_WritePartSpans(benchmark::State& state) {
 
 BENCHMARK(BM_WritePartSpans)->Arg(200'000)->Unit(benchmark::kMillisecond);
 
-BENCHMARK_CAPTURE(BM_EncodeSamples, realistic, Mix::kRealistic)->Unit(benchmark::kMillisecond);
-BENCHMARK_CAPTURE(BM_EncodeSamples, counters, Mix::kCounters)->Unit(benchmark::kMillisecond);
-BENCHMARK_CAPTURE(BM_EncodeSamples, ratios, Mix::kRatios)->Unit(benchmark::kMillisecond);
-BENCHMARK_CAPTURE(BM_DecodeSamples, realistic, Mix::kRealistic)->Unit(benchmark::kMillisecond);
-BENCHMARK_CAPTURE(BM_DecodeSamples, counters, Mix::kCounters)->Unit(benchmark::kMillisecond);
-BENCHMARK_CAPTURE(BM_DecodeSamples, ratios, Mix::kRatios)->Unit(benchmark::kMillisecond);
+BENCHMARK_CAPTURE(BM_EncodeSamples, realistic, Mix::kRealistic, Format::kSegmented)
+    ->Unit(benchmark::kMillisecond);
+BENCHMARK_CAPTURE(BM_EncodeSamples, counters, Mix::kCounters, Format::kSegmented)
+    ->Unit(benchmark::kMillisecond);
+BENCHMARK_CAPTURE(BM_EncodeSamples, ratios, Mix::kRatios, Format::kSegmented)
+    ->Unit(benchmark::kMillisecond);
+BENCHMARK_CAPTURE(BM_EncodeSamples, realistic_v2, Mix::kRealistic, Format::kV2)
+    ->Unit(benchmark::kMillisecond);
+BENCHMARK_CAPTURE(BM_DecodeSamples, realistic, Mix::kRealistic, Format::kSegmented)
+    ->Unit(benchmark::kMillisecond);
+BENCHMARK_CAPTURE(BM_DecodeSamples, counters, Mix::kCounters, Format::kSegmented)
+    ->Unit(benchmark::kMillisecond);
+BENCHMARK_CAPTURE(BM_DecodeSamples, ratios, Mix::kRatios, Format::kSegmented)
+    ->Unit(benchmark::kMillisecond);
+BENCHMARK_CAPTURE(BM_DecodeSamples, realistic_v2, Mix::kRealistic, Format::kV2)
+    ->Unit(benchmark::kMillisecond);
+BENCHMARK_CAPTURE(BM_DecodeSamples, counters_v2, Mix::kCounters, Format::kV2)
+    ->Unit(benchmark::kMillisecond);
+BENCHMARK_CAPTURE(BM_DecodeSamples, ratios_v2, Mix::kRatios, Format::kV2)
+    ->Unit(benchmark::kMillisecond);
 BENCHMARK_CAPTURE(BM_ScanPartSamples, realistic, Mix::kRealistic)->Unit(benchmark::kMillisecond);
 BENCHMARK_CAPTURE(BM_ScanPartSamples, counters, Mix::kCounters)->Unit(benchmark::kMillisecond);
 

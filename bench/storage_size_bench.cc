@@ -6,6 +6,15 @@
 //
 //   storage_size_bench --out DIR [--series 10000] [--hours 6] [--spans 1000000]
 //                      [--logs 1000000] [--seed 1]
+//   storage_size_bench --out DIR --samples-text-only [--hours 24] [--chunk-bytes N] ...
+//
+// --samples-text-only writes only the peers' sample files (no parts, spans or logs) and allows
+// up to 24 hours; bench/promql_peers.sh loads them into every system it queries. With
+// --chunk-bytes, the Prometheus text goes to samples-prom/NNNNN.prom instead of samples.prom:
+// files of at most N bytes, cut between series (each series lies wholly in one file, so
+// loading files in parallel never delivers a series' samples out of order), each starting
+// with its family's TYPE line. In that mode stdout also gets a line "phases_ms P1 P2 ..." with
+// every target's scrape phase (offset of its scrapes from the 15 s grid, before jitter).
 //
 // Files in DIR:
 //   observex/        the part root (tenant 1); observex.txt lists rows and bytes per table, the
@@ -52,6 +61,7 @@
 #include <cstring>
 #include <filesystem>
 #include <map>
+#include <memory>
 #include <numbers>
 #include <random>
 #include <string>
@@ -93,17 +103,25 @@ struct Options {
   int64_t spans = 1'000'000;
   int64_t logs = 1'000'000;
   uint64_t seed = 1;
+  bool samples_text_only = false;
+  int64_t chunk_bytes = 0;  // 0: one samples.prom file
 };
 
 void Usage() {
   std::fprintf(stderr,
                "usage: storage_size_bench --out DIR [--series N] [--hours H] [--spans N] "
-               "[--logs N] [--seed S]\n");
+               "[--logs N] [--seed S]\n"
+               "       storage_size_bench --out DIR --samples-text-only [--series N] [--hours H] "
+               "[--chunk-bytes N] [--seed S]\n");
 }
 
 bool ParseArgs(int argc, char** argv, Options* o) {
   for (int i = 1; i < argc; ++i) {
     const std::string_view a = argv[i];
+    if (a == "--samples-text-only") {
+      o->samples_text_only = true;
+      continue;
+    }
     if (i + 1 >= argc) {
       Usage();
       return false;
@@ -119,6 +137,8 @@ bool ParseArgs(int argc, char** argv, Options* o) {
       o->spans = std::atoll(v);
     } else if (a == "--logs") {
       o->logs = std::atoll(v);
+    } else if (a == "--chunk-bytes") {
+      o->chunk_bytes = std::atoll(v);
     } else if (a == "--seed") {
       o->seed = std::strtoull(v, nullptr, 10);
     } else {
@@ -126,8 +146,10 @@ bool ParseArgs(int argc, char** argv, Options* o) {
       return false;
     }
   }
-  if (o->out.empty() || o->series <= 0 || o->hours <= 0 || o->hours > 23 || o->spans < 0 ||
-      o->logs < 0) {
+  // The text for the peers may cover the whole day.
+  const double max_hours = o->samples_text_only ? 24 : 23;
+  if (o->out.empty() || o->series <= 0 || o->hours <= 0 || o->hours > max_hours || o->spans < 0 ||
+      o->logs < 0 || o->chunk_bytes < 0 || (o->chunk_bytes > 0 && !o->samples_text_only)) {
     Usage();
     return false;
   }
@@ -592,6 +614,7 @@ class Target {
 struct SampleData {
   std::vector<SeriesDef> series;
   int steps = 0;
+  std::vector<int64_t> phases_ms;           // [target]
   std::vector<std::vector<int64_t>> times;  // [target][step], -1 for a missed scrape
   std::vector<double> values;               // [series * steps + step]
   int64_t samples = 0;
@@ -615,6 +638,7 @@ SampleData GenerateSamples(const Options& o, std::mt19937_64& rng) {
   d.series.resize(o.series);
   d.values.assign(d.series.size() * d.steps, 0);
   d.times.assign(targets.size(), std::vector<int64_t>(d.steps));
+  for (const Target& t : targets) d.phases_ms.push_back(t.phase_ms());
   std::vector<double> scratch(1024);
   for (size_t t = 0; t < targets.size(); ++t) {
     ScrapeSink sink(nullptr, static_cast<int>(t));
@@ -658,24 +682,76 @@ bool SampleTime(const SampleData& d, const SeriesDef& sd, int step, int64_t* t) 
   return true;
 }
 
-bool WriteSampleFiles(const SampleData& d, const fs::path& dir) {
-  OutFile om(dir / "samples.om"), prom(dir / "samples.prom");
+// The Prometheus text as one file, or (chunk_bytes > 0) as numbered files of at most
+// chunk_bytes each, cut between series, each opening with the current family's TYPE line.
+class PromTextOut {
+ public:
+  PromTextOut(const fs::path& dir, int64_t chunk_bytes)
+      : dir_(chunk_bytes > 0 ? dir / "samples-prom" : dir), chunk_bytes_(chunk_bytes) {
+    if (chunk_bytes_ > 0) {
+      std::error_code ec;
+      fs::remove_all(dir_, ec);
+      fs::create_directories(dir_, ec);
+      ok_ = !ec;
+    } else {
+      file_ = std::make_unique<OutFile>(dir_ / "samples.prom");
+    }
+  }
+  bool ok() const { return ok_ && (file_ == nullptr || file_->ok()); }
+  void Family(const std::string& type_line) {
+    type_line_ = type_line;
+    if (chunk_bytes_ == 0)
+      file_->buf() += type_line;
+    else if (file_ != nullptr)
+      Add(type_line);
+  }
+  // One series' lines; never split across files.
+  void Series(const std::string& text) {
+    if (chunk_bytes_ > 0 &&
+        (file_ == nullptr || in_file_ + static_cast<int64_t>(text.size()) > chunk_bytes_)) {
+      if (file_ != nullptr) ok_ = file_->Close() && ok_;
+      char name[32];
+      std::snprintf(name, sizeof name, "%05d.prom", files_++);
+      file_ = std::make_unique<OutFile>(dir_ / name);
+      in_file_ = 0;
+      Add(type_line_);
+    }
+    Add(text);
+  }
+  bool Close() { return file_ == nullptr ? ok_ : (file_->Close() && ok_); }
+
+ private:
+  void Add(const std::string& text) {
+    file_->buf() += text;
+    in_file_ += static_cast<int64_t>(text.size());
+    file_->MaybeFlush();
+  }
+  fs::path dir_;
+  int64_t chunk_bytes_;
+  bool ok_ = true;
+  std::unique_ptr<OutFile> file_;
+  int64_t in_file_ = 0;
+  int files_ = 0;
+  std::string type_line_;
+};
+
+bool WriteSampleFiles(const SampleData& d, const fs::path& dir, int64_t chunk_bytes) {
+  OutFile om(dir / "samples.om");
+  PromTextOut prom(dir, chunk_bytes);
   if (!om.ok() || !prom.ok()) return false;
   std::vector<std::vector<size_t>> by_family(kNumFams);
   for (size_t i = 0; i < d.series.size(); ++i) by_family[d.series[i].family].push_back(i);
+  std::string pb;
   for (int f = 0; f < kNumFams; ++f) {
     if (by_family[f].empty()) continue;
-    for (OutFile* out : {&om, &prom}) {
-      auto& b = out->buf();
-      b += "# TYPE ";
-      b += kFamilies[f].name;
-      b += ' ';
-      b += kFamilies[f].type;
-      b += '\n';
-    }
+    const std::string type_line =
+        std::string("# TYPE ") + kFamilies[f].name + ' ' + kFamilies[f].type + '\n';
+    om.buf() += type_line;
+    prom.Family(type_line);
     for (size_t i : by_family[f]) {
       const SeriesDef& sd = d.series[i];
       std::string head = sd.name + "{" + sd.labels + "} ";
+      pb.clear();
       for (int s = 0; s < d.steps; ++s) {
         int64_t t;
         if (!SampleTime(d, sd, s, &t)) continue;
@@ -692,19 +768,19 @@ bool WriteSampleFiles(const SampleData& d, const fs::path& dir) {
         ob += static_cast<char>('0' + ms / 10 % 10);
         ob += static_cast<char>('0' + ms % 10);
         ob += '\n';
-        auto& pb = prom.buf();
         pb += head;
         pb += val;
         pb += ' ';
         AppendInt(pb, t);
         pb += '\n';
         om.MaybeFlush();
-        prom.MaybeFlush();
       }
+      prom.Series(pb);
     }
   }
   om.buf() += "# EOF\n";
-  return om.Close() && prom.Close();
+  const bool om_ok = om.Close();
+  return prom.Close() && om_ok;
 }
 
 // Registers every series in the tenant's series index as the engine does (ids sequential from
@@ -764,16 +840,29 @@ st::ColumnBatch SampleRows(const SampleData& d, const std::vector<int64_t>& seri
   return b;
 }
 
+// Lengths of the runs of equal ids in ids[begin, end): one series each, as the part writer
+// passes them to the segmented encoding.
+std::vector<uint32_t> SeriesRuns(const std::vector<int64_t>& ids, size_t begin, size_t end) {
+  std::vector<uint32_t> runs;
+  for (size_t r = begin; r < end;) {
+    size_t e = r;
+    while (e < end && ids[e] == ids[r]) ++e;
+    runs.push_back(static_cast<uint32_t>(e - r));
+    r = e;
+  }
+  return runs;
+}
+
 // Where the samples' bytes go, for the report: `rows` is in part order (series, time).
-//  - the time and value columns encoded as the part writer does (one encoding per column per
-//    block of 8,192 rows) and, as a what-if, with the encoding chosen per series run inside
-//    each block. A block spans several series, and kDecimal falls back to kGorilla for the
-//    whole block when one value in it is not a short decimal.
-//  - the value column per block and per series run with every value rounded to 12 significant
-//    digits, which is what VictoriaMetrics keeps (it is not bit-exact; ObserveX and Prometheus
-//    are), to compare like with like.
+//  - the time and value columns in the segmented encoding, as the part writer stores them
+//    (one sub-encoding per series run inside each block of 8,192 rows), against part format
+//    2's choice of one encoding per column per block (kDelta; kDecimal, which falls back to
+//    kGorilla for the whole block when one value in it is not a short decimal).
+//  - the value column with every value rounded to 12 significant digits, which is what
+//    VictoriaMetrics keeps (it is not bit-exact; ObserveX and Prometheus are), to compare
+//    like with like.
 //  - the samples of each metric name (family plus _total/_bucket/_sum/_count suffix) encoded
-//    on their own (time + value), so the kinds of series that dominate are visible.
+//    on their own (time + value, segmented), so the kinds of series that dominate are visible.
 std::string AnalyzeSamples(const SampleData& d, const std::vector<int64_t>& series_ids,
                            const st::ColumnBatch& rows) {
   const st::TableSchema& schema = st::SamplesSchema();
@@ -787,30 +876,13 @@ std::string AnalyzeSamples(const SampleData& d, const std::vector<int64_t>& seri
     comp.Compress(encoded, &stored);
     return stored.size() + st::kBlockHeaderBytes;
   };
-  uint64_t time_block = 0, value_block = 0, time_run = 0, value_run = 0;
-  size_t blocks = 0, gorilla_blocks = 0;
-  for (size_t b = 0; b < n; b += st::kDefaultBlockRows) {
-    const size_t end = std::min(n, b + st::kDefaultBlockRows);
-    ++blocks;
+  auto encoded_bytes = [&](const st::Column& c, size_t begin, size_t end, st::Encoding e,
+                           const std::vector<uint32_t>& runs, st::Encoding* used = nullptr) {
     raw.clear();
-    st::EncodeColumn(tc, b, end, st::Encoding::kDelta, &raw);
-    time_block += block_bytes(raw);
-    raw.clear();
-    if (st::EncodeColumn(vc, b, end, st::Encoding::kDecimal, &raw) == st::Encoding::kGorilla) {
-      ++gorilla_blocks;
-    }
-    value_block += block_bytes(raw);
-    std::string traw, vraw;
-    for (size_t r = b; r < end;) {
-      size_t e = r;
-      while (e < end && ids[e] == ids[r]) ++e;
-      st::EncodeColumn(tc, r, e, st::Encoding::kDelta, &traw);
-      st::EncodeColumn(vc, r, e, st::Encoding::kDecimal, &vraw);
-      r = e;
-    }
-    time_run += block_bytes(traw);
-    value_run += block_bytes(vraw);
-  }
+    const st::Encoding u = st::EncodeColumn(c, begin, end, e, &raw, runs);
+    if (used != nullptr) *used = u;
+    return block_bytes(raw);
+  };
   // The same value column rounded to 12 significant digits.
   std::vector<double> rounded_values;
   rounded_values.reserve(n);
@@ -820,32 +892,30 @@ std::string AnalyzeSamples(const SampleData& d, const std::vector<int64_t>& seri
     rounded_values.push_back(std::strtod(b, nullptr));
   }
   const st::Column rc(std::move(rounded_values));
-  uint64_t rounded_block = 0, rounded_run = 0;
+  uint64_t time_v2 = 0, value_v2 = 0, time_seg = 0, value_seg = 0, rounded_seg = 0;
+  size_t blocks = 0, gorilla_blocks = 0;
   for (size_t b = 0; b < n; b += st::kDefaultBlockRows) {
     const size_t end = std::min(n, b + st::kDefaultBlockRows);
-    raw.clear();
-    st::EncodeColumn(rc, b, end, st::Encoding::kDecimal, &raw);
-    rounded_block += block_bytes(raw);
-    raw.clear();
-    for (size_t r = b; r < end;) {
-      size_t e = r;
-      while (e < end && ids[e] == ids[r]) ++e;
-      st::EncodeColumn(rc, r, e, st::Encoding::kDecimal, &raw);
-      r = e;
-    }
-    rounded_run += block_bytes(raw);
+    const std::vector<uint32_t> runs = SeriesRuns(ids, b, end);
+    ++blocks;
+    st::Encoding used;
+    time_v2 += encoded_bytes(tc, b, end, st::Encoding::kDelta, {});
+    value_v2 += encoded_bytes(vc, b, end, st::Encoding::kDecimal, {}, &used);
+    if (used == st::Encoding::kGorilla) ++gorilla_blocks;
+    time_seg += encoded_bytes(tc, b, end, st::Encoding::kSegmented, runs);
+    value_seg += encoded_bytes(vc, b, end, st::Encoding::kSegmented, runs);
+    rounded_seg += encoded_bytes(rc, b, end, st::Encoding::kSegmented, runs);
   }
   auto per = [n](uint64_t bytes) { return std::to_string(static_cast<double>(bytes) / n); };
   std::string out;
-  out += "whatif samples value_blocks " + std::to_string(blocks) + " gorilla_fallback " +
+  out += "whatif samples blocks " + std::to_string(blocks) + " v2_gorilla_fallback " +
          std::to_string(gorilla_blocks) + "\n";
-  out += "whatif samples time per_block " + std::to_string(time_block) + " " + per(time_block) +
-         " per_series_run " + std::to_string(time_run) + " " + per(time_run) + "\n";
-  out += "whatif samples value per_block " + std::to_string(value_block) + " " + per(value_block) +
-         " per_series_run " + std::to_string(value_run) + " " + per(value_run) + "\n";
-  out += "whatif samples value_12_digits per_block " + std::to_string(rounded_block) + " " +
-         per(rounded_block) + " per_series_run " + std::to_string(rounded_run) + " " +
-         per(rounded_run) + "\n";
+  out += "whatif samples time segmented " + std::to_string(time_seg) + " " + per(time_seg) +
+         " v2_delta_per_block " + std::to_string(time_v2) + " " + per(time_v2) + "\n";
+  out += "whatif samples value segmented " + std::to_string(value_seg) + " " + per(value_seg) +
+         " v2_decimal_per_block " + std::to_string(value_v2) + " " + per(value_v2) + "\n";
+  out += "whatif samples value_12_digits segmented " + std::to_string(rounded_seg) + " " +
+         per(rounded_seg) + "\n";
 
   // Per metric name: its samples in part order, cut into blocks of 8,192.
   std::vector<std::string> names;
@@ -861,9 +931,10 @@ std::string AnalyzeSamples(const SampleData& d, const std::vector<int64_t>& seri
   for (size_t f = 0; f < names.size(); ++f) {
     const auto& fr = rows_of[f];
     if (fr.empty()) continue;
-    std::vector<int64_t> ft;
+    std::vector<int64_t> ft, fid;
     std::vector<double> fv;
     for (size_t r : fr) {
+      fid.push_back(ids[r]);
       ft.push_back(std::get<std::vector<int64_t>>(tc)[r]);
       fv.push_back(std::get<std::vector<double>>(vc)[r]);
     }
@@ -871,12 +942,9 @@ std::string AnalyzeSamples(const SampleData& d, const std::vector<int64_t>& seri
     uint64_t tb = 0, vb = 0;
     for (size_t b = 0; b < fr.size(); b += st::kDefaultBlockRows) {
       const size_t end = std::min(fr.size(), b + st::kDefaultBlockRows);
-      raw.clear();
-      st::EncodeColumn(ftc, b, end, st::Encoding::kDelta, &raw);
-      tb += block_bytes(raw);
-      raw.clear();
-      st::EncodeColumn(fvc, b, end, st::Encoding::kDecimal, &raw);
-      vb += block_bytes(raw);
+      const std::vector<uint32_t> runs = SeriesRuns(fid, b, end);
+      tb += encoded_bytes(ftc, b, end, st::Encoding::kSegmented, runs);
+      vb += encoded_bytes(fvc, b, end, st::Encoding::kSegmented, runs);
     }
     out += "metric " + names[f] + " " + std::to_string(fr.size()) + " " + std::to_string(tb) + " " +
            std::to_string(vb) + "\n";
@@ -2197,7 +2265,13 @@ int Run(const Options& o) {
                 d.series.size(), static_cast<long long>(d.samples),
                 100.0 * static_cast<double>(full) / static_cast<double>(d.series.size()));
     std::fflush(stdout);
-    if (!WriteSampleFiles(d, o.out)) return 1;
+    if (!WriteSampleFiles(d, o.out, o.chunk_bytes)) return 1;
+    if (o.samples_text_only) {
+      std::string phases = "phases_ms";
+      for (int64_t p : d.phases_ms) phases += " " + std::to_string(p);
+      std::printf("%s\n", phases.c_str());
+      return 0;
+    }
     uint64_t index_bytes = 0;
     auto series_ids = IndexSeries(o.out / "observex", d, &index_bytes);
     if (!series_ids.ok()) {
