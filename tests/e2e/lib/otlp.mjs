@@ -159,15 +159,16 @@ export const unknownKey = () => `obx_${randomBytes(32).toString('base64url')}`;
 
 const nowNanos = () => BigInt(Date.now()) * 1_000_000n;
 
-// spans: [{name, traceId?: Buffer, spanId?: Buffer, attributes?, kind?}]
+// spans: [{name, traceId?: Buffer, spanId?: Buffer, parentSpanId?: Buffer, attributes?, kind?}]
 export function traceRequest({ resource = { 'service.name': 'e2e' }, scope = 'e2e', spans }) {
   const ss = new Pb().msg(1, new Pb().string(1, scope));
   const t = nowNanos();
   for (const s of spans) {
     const span = new Pb()
       .bytes(1, s.traceId ?? randomTraceId())
-      .bytes(2, s.spanId ?? randomSpanId())
-      .string(5, s.name)
+      .bytes(2, s.spanId ?? randomSpanId());
+    if (s.parentSpanId) span.bytes(4, s.parentSpanId);
+    span.string(5, s.name)
       .uint(6, s.kind ?? 1)
       .fixed64(7, t)
       .fixed64(8, t + 1_000_000n);
@@ -218,6 +219,7 @@ export function traceRequestJson({ resource = { 'service.name': 'e2e' }, scope =
         spans: spans.map((s) => ({
           traceId: (s.traceId ?? randomTraceId()).toString('hex'),
           spanId: (s.spanId ?? randomSpanId()).toString('hex'),
+          ...(s.parentSpanId ? { parentSpanId: s.parentSpanId.toString('hex') } : {}),
           name: s.name,
           kind: s.kind ?? 1,
           startTimeUnixNano: String(t),

@@ -233,12 +233,16 @@ for (const sig of ['SIGINT', 'SIGTERM', 'SIGHUP']) {
 
 // One `observex serve` process. The data dir and the ports survive kill()/restart(), so a
 // restarted server recovers the same WAL at the same addresses.
+// With keepLog, `log` holds the whole stderr of every start, each opened by a line
+// "=== start N ===" (for suites that read the server's log after many restarts).
 export class Server {
-  constructor({ dataDir, tempRoot, flags, env }) {
+  constructor({ dataDir, tempRoot, flags, env, keepLog = false }) {
     this.dataDir = dataDir;
     this.tempRoot = tempRoot;
     this.flags = flags;
     this.env = env;
+    this.keepLog = keepLog;
+    this.log = '';
     this.child = null;
     this.stdout = '';
     this.stderrTail = '';
@@ -268,12 +272,14 @@ export class Server {
     const child = spawn(bin, this.args(), { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, ...this.env } });
     this.child = child;
     this.starts++;
+    if (this.keepLog) this.log += `=== start ${this.starts} ===\n`;
     running.add(this);
     child.stdout.setEncoding('utf8');
     child.stderr.setEncoding('utf8');
     child.stdout.on('data', (d) => { this.stdout += d; });
     child.stderr.on('data', (d) => {
       this.stderrTail = (this.stderrTail + d).slice(-16_384);
+      if (this.keepLog) this.log += d;
       if (process.env.OBSERVEX_E2E_SERVER_LOG) process.stderr.write(d);
     });
     child.exitInfo = null;
@@ -391,12 +397,12 @@ export class Server {
 }
 
 // Starts a server on free ports. `flags` become --key value (keys without the dashes).
-export async function startServer({ dataDir, flags = {}, env = {}, readyTimeoutMs } = {}) {
+export async function startServer({ dataDir, flags = {}, env = {}, readyTimeoutMs, keepLog } = {}) {
   observexBin();
   const tempRoot = dataDir ? null : tempDir();
   if (tempRoot) tempRoots.add(tempRoot);
   const dir = dataDir ?? path.join(tempRoot, 'data');
-  const server = new Server({ dataDir: dir, tempRoot, flags, env });
+  const server = new Server({ dataDir: dir, tempRoot, flags, env, keepLog });
   for (let attempt = 1; ; attempt++) {
     server.ports = { http: await freePort(), grpc: await freePort(), api: await freePort() };
     try {
