@@ -885,21 +885,27 @@ absl::Status EmbeddedStore::MergeDay(TenantState& tenant, Table table, int32_t d
     // Load tell merge inputs left by a crash from parts written later. Among the windows
     // of neighbouring hot parts within the bounds, the one with the fewest bytes goes first.
     const auto& list = it->second;
+    // As many neighbours as bring the day back to its bound in one merge (within the
+    // bounds of one merge), the cheapest such window first; merged parts take part again,
+    // so the count stays bounded while seals keep adding small parts.
+    const size_t want = std::clamp<size_t>(list.size() - options_.merge.max_parts_per_day + 1, 2,
+                                           options_.merge.max_inputs);
+    size_t best_short = SIZE_MAX;  // want - len of the best window
     uint64_t best_bytes = UINT64_MAX;
     size_t best_begin = 0, best_len = 0;
     for (size_t begin = 0; begin < list.size(); ++begin) {
       uint64_t bytes = 0, plain = 0;
-      for (size_t len = 1; begin + len <= list.size() && len <= options_.merge.max_inputs; ++len) {
+      for (size_t len = 1; begin + len <= list.size() && len <= want; ++len) {
         const PartPtr& p = list[begin + len - 1];
         if (p->info.cold) break;
         const uint64_t b = PlainBytes(p->reader->manifest());
         if (len >= 2 && plain + b > options_.merge.max_input_bytes) break;
         plain += b;
         bytes += p->info.bytes;
-        // Prefer the longest window at equal cost: fewer merges later.
-        if (len >= 2 &&
-            (bytes / len < best_bytes || (bytes / len == best_bytes && len > best_len))) {
-          best_bytes = bytes / len;
+        const size_t short_by = want - len;
+        if (len >= 2 && (short_by < best_short || (short_by == best_short && bytes < best_bytes))) {
+          best_short = short_by;
+          best_bytes = bytes;
           best_begin = begin;
           best_len = len;
         }
