@@ -6,6 +6,7 @@
 #include <bit>
 #include <cmath>
 #include <cstring>
+#include <memory>
 #include <utility>
 #include <vector>
 
@@ -455,8 +456,11 @@ void EncodeFor(const int64_t* v, size_t n, std::string* out) {
   }
 }
 
-// Decodes a frame-of-reference stream of n >= 1 values into dst.
-absl::Status DecodeFor(const char** pp, const char* end, size_t n, int64_t* dst) {
+// Decodes a frame-of-reference stream of n >= 1 values into dst, calling done(from, count)
+// after each slice dst[from, from + count) is final, so the caller can convert it while it is
+// still in the L1 cache.
+template <typename Done>
+absl::Status DecodeFor(const char** pp, const char* end, size_t n, int64_t* dst, Done&& done) {
   const char* p = *pp;
   if (p >= end) return Malformed("segmented", "missing order");
   const int order = static_cast<uint8_t>(*p++);
@@ -475,6 +479,7 @@ absl::Status DecodeFor(const char** pp, const char* end, size_t n, int64_t* dst)
     prev += delta;
     dst[1] = static_cast<int64_t>(prev);
   }
+  if (order > 0) done(0, static_cast<size_t>(order));
   alignas(64) uint64_t tmp[kForGroup];
   for (size_t g = order; g < n; g += kForGroup) {
     const size_t k = std::min(n - g, kForGroup);
@@ -506,37 +511,50 @@ absl::Status DecodeFor(const char** pp, const char* end, size_t n, int64_t* dst)
         }
         break;
     }
+    done(g, k);
   }
   *pp = p;
   return absl::OkStatus();
 }
 
 // ---------------------------------------------------------------------------------------
-// Sparse stream (grid runs of kSegmented): groups of kSparseGroup values, each `u8 width` (of
-// the largest value); when width > 0, a bitmap of the group's non-zero values (LSB first,
-// ceil(count / 8) bytes, unused bits zero), then those values packed at `width` bits. Made
-// for residuals that are nearly all zero: scrape jitter, missed scrapes.
+// Sparse stream (grid runs of kSegmented): groups of kSparseGroup values, each `u8 head`:
+// the bit width w (0-64) of the largest value, plus kDenseGroup when the group is stored
+// dense. Dense: all the group's values packed at w bits. Otherwise, when w > 0, a bitmap of
+// the group's non-zero values (LSB first, ceil(count / 8) bytes, unused bits zero), then
+// those values packed at w bits. Made for residuals that are nearly all zero (scrape jitter,
+// missed scrapes), without losing much when they are not.
 
 constexpr size_t kSparseGroup = 128;
+constexpr uint8_t kDenseGroup = 0x80;
 
 void EncodeSparse(const uint64_t* v, size_t n, std::string* out) {
   uint64_t nz[kSparseGroup];
   for (size_t g = 0; g < n; g += kSparseGroup) {
     const size_t k = std::min(n - g, kSparseGroup);
     uint64_t any = 0;
-    for (size_t i = 0; i < k; ++i) any |= v[g + i];
+    size_t count = 0;
+    for (size_t i = 0; i < k; ++i) {
+      any |= v[g + i];
+      count += v[g + i] != 0 ? 1 : 0;
+    }
     const int width = bits::BitWidth(any);
+    if (width > 0 && bits::PackedBytes(k, width) <= (k + 7) / 8 + bits::PackedBytes(count, width)) {
+      out->push_back(static_cast<char>(kDenseGroup | width));
+      bits::PackBits(v + g, k, width, out);
+      continue;
+    }
     out->push_back(static_cast<char>(width));
     if (width == 0) continue;
     const size_t map_at = out->size();
     out->append((k + 7) / 8, '\0');
-    size_t count = 0;
+    size_t next = 0;
     for (size_t i = 0; i < k; ++i) {
       if (v[g + i] == 0) continue;
       (*out)[map_at + i / 8] = static_cast<char>((*out)[map_at + i / 8] | (1 << (i % 8)));
-      nz[count++] = v[g + i];
+      nz[next++] = v[g + i];
     }
-    bits::PackBits(nz, count, width, out);
+    bits::PackBits(nz, next, width, out);
   }
 }
 
@@ -546,9 +564,17 @@ absl::Status DecodeSparse(const char** pp, const char* end, size_t n, uint64_t* 
   for (size_t g = 0; g < n; g += kSparseGroup) {
     const size_t k = std::min(n - g, kSparseGroup);
     if (p >= end) return Malformed("segmented", "truncated sparse group");
-    const int width = static_cast<uint8_t>(*p++);
+    const uint8_t head = static_cast<uint8_t>(*p++);
+    const int width = head & ~kDenseGroup;
     if (width > 64) return Malformed("segmented", absl::StrCat("bit width ", width));
     uint64_t* out = dst + g;
+    if ((head & kDenseGroup) != 0) {
+      const size_t bytes = bits::PackedBytes(k, width);
+      if (static_cast<size_t>(end - p) < bytes) return Malformed("segmented", "truncated values");
+      bits::UnpackBits(p, static_cast<size_t>(end - p), k, width, out);
+      p += bytes;
+      continue;
+    }
     std::memset(out, 0, k * sizeof(uint64_t));
     if (width == 0) continue;
     const size_t map_bytes = (k + 7) / 8;
@@ -595,6 +621,9 @@ enum FloatRun : uint8_t {
 // sub-encodings (XOR and bit-pattern differences), which only win on values with long
 // mantissas; below it they never do and would only slow the writer.
 constexpr size_t kFullPrecisionTrialBytesPerValue = 2;
+// XOR is chosen only when it is smaller than the best other sub-encoding by more than
+// 1/kXorMinSavingDivisor of its own size.
+constexpr size_t kXorMinSavingDivisor = 16;
 
 // The run lengths to use: `runs` when they are positive and cover n rows, else one run.
 std::vector<uint32_t> RunLengths(std::span<const uint32_t> runs, size_t n) {
@@ -729,19 +758,21 @@ void EncodeSegmentedFloat(const double* v, const std::vector<uint32_t>& runs, st
       }
     }
     if (e < 0 || s.a.size() > kFullPrecisionTrialBytesPerValue * len) {
-      s.b.clear();
-      s.b.push_back(static_cast<char>(kFloatXor));
-      EncodeGorillaBody(r, len, &s.b);
-      if (s.a.empty() || s.b.size() < s.a.size()) {
-        s.a.swap(s.b);
-        decimal = false;
-      }
       s.ints.resize(len);
       std::memcpy(s.ints.data(), r, len * sizeof(double));
       s.b.clear();
       s.b.push_back(static_cast<char>(kFloatBitDelta));
       EncodeFor(s.ints.data(), len, &s.b);
-      if (s.b.size() < s.a.size()) {
+      if (s.a.empty() || s.b.size() < s.a.size()) {
+        s.a.swap(s.b);
+        decimal = false;
+      }
+      // The XOR bit stream decodes one value at a time, several times slower than the packed
+      // groups of the others: it has to save more than a little to be chosen.
+      s.b.clear();
+      s.b.push_back(static_cast<char>(kFloatXor));
+      EncodeGorillaBody(r, len, &s.b);
+      if (s.b.size() + s.b.size() / kXorMinSavingDivisor < s.a.size()) {
         s.a.swap(s.b);
         decimal = false;
       }
@@ -785,7 +816,7 @@ absl::Status DecodeSegmentedInt(const char** p, const char* end, size_t rows,
   if (auto s = ReadRunHeader(p, end, rows, &runs); !s.ok()) return s;
   out->resize(rows);
   int64_t* dst = out->data();
-  std::vector<uint64_t> skips, jitter;
+  std::unique_ptr<uint64_t[]> skips, jitter;  // allocated for the first grid run
   size_t at = 0, prev_len = 0;
   for (size_t ri = 0; ri < runs.size(); ++ri) {
     const size_t len = runs[ri];
@@ -808,10 +839,12 @@ absl::Status DecodeSegmentedInt(const char** p, const char* end, size_t rows,
         if (!GetVarint(p, end, &z0) || !GetVarint(p, end, &zs)) {
           return Malformed("segmented", "truncated grid");
         }
-        skips.resize(len - 1);
-        jitter.resize(len - 1);
-        if (auto s = DecodeSparse(p, end, len - 1, skips.data()); !s.ok()) return s;
-        if (auto s = DecodeSparse(p, end, len - 1, jitter.data()); !s.ok()) return s;
+        if (skips == nullptr) {
+          skips = std::make_unique_for_overwrite<uint64_t[]>(rows);
+          jitter = std::make_unique_for_overwrite<uint64_t[]>(rows);
+        }
+        if (auto s = DecodeSparse(p, end, len - 1, skips.get()); !s.ok()) return s;
+        if (auto s = DecodeSparse(p, end, len - 1, jitter.get()); !s.ok()) return s;
         uint64_t grid = static_cast<uint64_t>(bits::UnZigZag(z0));
         const uint64_t step = static_cast<uint64_t>(bits::UnZigZag(zs));
         r[0] = static_cast<int64_t>(grid);
@@ -841,13 +874,13 @@ absl::Status DecodeSegmentedFloat(const char** p, const char* end, size_t rows,
   out->resize(rows);
   double* dst = out->data();
   // Mantissas (or bit patterns) of every row, so a run can refer to the previous run's.
-  std::vector<int64_t> ints(rows);
+  const auto ints = std::make_unique_for_overwrite<int64_t[]>(rows);
   size_t at = 0, prev_len = 0;
   bool prev_decimal = false;
   for (size_t ri = 0; ri < runs.size(); ++ri) {
     const size_t len = runs[ri];
     double* r = dst + at;
-    int64_t* m = ints.data() + at;
+    int64_t* m = ints.get() + at;
     if (*p >= end) return Malformed("segmented", "missing run kind");
     const int kind = static_cast<uint8_t>(*(*p)++);
     bool decimal = false;
@@ -864,32 +897,39 @@ absl::Status DecodeSegmentedFloat(const char** p, const char* end, size_t rows,
         if (*p >= end) return Malformed("segmented", "missing exponent");
         const int e = static_cast<uint8_t>(*(*p)++);
         if (e > kMaxDecimalExponent) return Malformed("segmented", absl::StrCat("exponent ", e));
-        if (auto s = DecodeFor(p, end, len, m); !s.ok()) return s;
-        if (kind == kFloatDecimalVsPrev) {
-          if (!prev_decimal || prev_len != len) {
-            return Malformed("segmented", "run refers to a previous run without mantissas");
-          }
-          const int64_t* pm = m - len;
-          for (size_t i = 0; i < len; ++i) {
-            m[i] = static_cast<int64_t>(static_cast<uint64_t>(m[i]) + static_cast<uint64_t>(pm[i]));
-          }
+        const bool vs_prev = kind == kFloatDecimalVsPrev;
+        if (vs_prev && (!prev_decimal || prev_len != len)) {
+          return Malformed("segmented", "run refers to a previous run without mantissas");
         }
-        if (e == 0) {
-          for (size_t i = 0; i < len; ++i) r[i] = static_cast<double>(m[i]);
-        } else {
-          const double scale = kPow10[e];
-          for (size_t i = 0; i < len; ++i) r[i] = static_cast<double>(m[i]) / scale;
-        }
+        const int64_t* pm = m - (vs_prev ? len : 0);
+        const double scale = kPow10[e];
+        auto s = DecodeFor(p, end, len, m, [&](size_t from, size_t k) {
+          if (vs_prev) {
+            for (size_t i = from; i < from + k; ++i) {
+              m[i] =
+                  static_cast<int64_t>(static_cast<uint64_t>(m[i]) + static_cast<uint64_t>(pm[i]));
+            }
+          }
+          if (e == 0) {
+            for (size_t i = from; i < from + k; ++i) r[i] = static_cast<double>(m[i]);
+          } else {
+            for (size_t i = from; i < from + k; ++i) r[i] = static_cast<double>(m[i]) / scale;
+          }
+        });
+        if (!s.ok()) return s;
         decimal = true;
         break;
       }
       case kFloatXor:
         if (auto s = DecodeGorillaBody(p, end, len, r); !s.ok()) return s;
         break;
-      case kFloatBitDelta:
-        if (auto s = DecodeFor(p, end, len, m); !s.ok()) return s;
-        std::memcpy(r, m, len * sizeof(double));
+      case kFloatBitDelta: {
+        auto s = DecodeFor(p, end, len, m, [&](size_t from, size_t k) {
+          std::memcpy(r + from, m + from, k * sizeof(double));
+        });
+        if (!s.ok()) return s;
         break;
+      }
       default:
         return Malformed("segmented", absl::StrCat("float64 run kind ", kind));
     }

@@ -534,6 +534,8 @@ TEST(SegmentedCodec, MalformedBlocksAreDataLoss) {
       {"copy of another length", kI, 3, Bytes().V(3).V(2).V(1).V(2).B({1, 0, 0, 3}).str()},
       {"bitmap past the group", kI, 3, Bytes().V(3).V(1).V(3).B({2, 0, 2, 1, 0b100, 1, 0}).str()},
       {"truncated sparse values", kI, 3, Bytes().V(3).V(1).V(3).B({2, 0, 2, 9, 0b11}).str()},
+      {"truncated dense values", kI, 3, Bytes().V(3).V(1).V(3).B({2, 0, 2, 0x80 | 9, 1}).str()},
+      {"dense width 65", kI, 3, Bytes().V(3).V(1).V(3).B({2, 0, 2, 0x80 | 65, 0}).str()},
       {"delta order 3", kI, 4, Bytes().V(4).V(1).V(4).B({1, 3, 0}).str()},
   };
   for (const auto& c : cases) {
@@ -552,6 +554,11 @@ TEST(SegmentedCodec, MalformedBlocksAreDataLoss) {
                            Encoding::kSegmented, 2, &out)
                   .ok());
   EXPECT_EQ(std::get<0>(out), (std::vector<int64_t>{-3, -3}));
+  // A grid of three values, step 10: no skips (width 0), jitters +1 and -1 stored dense.
+  EXPECT_TRUE(DecodeColumn(Bytes().V(3).V(1).V(3).B({2, 0, 20, 0, 0x80 | 2, 0b0110}).str(), kI,
+                           Encoding::kSegmented, 3, &out)
+                  .ok());
+  EXPECT_EQ(std::get<0>(out), (std::vector<int64_t>{0, 11, 19}));
 }
 
 // ---------------------------------------------------------------------------------------
