@@ -704,12 +704,20 @@ absl::StatusOr<std::unique_ptr<query::SeriesSet>> StoreSeriesSource::Select(
     const auto& sid = std::get<0>(batch.columns[0]);
     const auto& t = std::get<0>(batch.columns[1]);
     const auto& v = std::get<1>(batch.columns[2]);
-    for (size_t i = 0; i < sid.size(); ++i) {
+    // Rows come in runs of one series (sort-key order): append each run at once, so a
+    // series' vector grows once per run rather than row by row.
+    for (size_t i = 0; i < sid.size();) {
       if (sid[i] != last_id) {
         last_id = sid[i];
         cur = &by_id[last_id];
       }
-      cur->push_back(query::SamplePoint{t[i], v[i]});
+      size_t end = i + 1;
+      while (end < sid.size() && sid[end] == last_id) ++end;
+      const size_t at = cur->size();
+      cur->resize(at + (end - i));
+      query::SamplePoint* out = cur->data() + at;
+      for (size_t r = i; r < end; ++r) *out++ = query::SamplePoint{t[r], v[r]};
+      i = end;
     }
   }
   std::vector<StoredSeriesSet::One> out;
@@ -720,18 +728,25 @@ absl::StatusOr<std::unique_ptr<query::SeriesSet>> StoreSeriesSource::Select(
     if (it == by_id.end()) continue;
     auto& s = it->second;
     // Sources are each in time order per series; together they need a stable sort, and a
-    // timestamp written twice keeps its newest value (the later source).
-    std::stable_sort(s.begin(), s.end(),
-                     [](const auto& a, const auto& b) { return a.t_ms < b.t_ms; });
-    size_t w = 0;
-    for (size_t r = 0; r < s.size(); ++r) {
-      if (w > 0 && s[w - 1].t_ms == s[r].t_ms) {
-        s[w - 1] = s[r];
-      } else {
-        s[w++] = s[r];
+    // timestamp written twice keeps its newest value (the later source). Usually the sources
+    // hold disjoint, time-ordered stretches and there is nothing to do.
+    const bool increasing =
+        std::adjacent_find(s.begin(), s.end(), [](const auto& a, const auto& b) {
+          return a.t_ms >= b.t_ms;
+        }) == s.end();
+    if (!increasing) {
+      std::stable_sort(s.begin(), s.end(),
+                       [](const auto& a, const auto& b) { return a.t_ms < b.t_ms; });
+      size_t w = 0;
+      for (size_t r = 0; r < s.size(); ++r) {
+        if (w > 0 && s[w - 1].t_ms == s[r].t_ms) {
+          s[w - 1] = s[r];
+        } else {
+          s[w++] = s[r];
+        }
       }
+      s.resize(w);
     }
-    s.resize(w);
     out.push_back({tenant->index->LabelsOf(id), std::move(s)});
   }
   return std::make_unique<StoredSeriesSet>(std::move(out));

@@ -463,6 +463,40 @@ TEST(Store, SelectReturnsEachSeriesSamplesInTimeOrderFromHeadAndParts) {
   }
 }
 
+TEST(Store, SelectMergesInterleavedSourcesAndKeepsTheNewestValueOfARewrittenTimestamp) {
+  TempDir dir;
+  auto store = Open(TestOptions(dir.path()));
+  ResolveForty(*store, 1);
+  const int64_t t0 = int64_t{kDay} * 86'400'000;
+  auto batch = [&](std::initializer_list<std::pair<int, double>> samples) {
+    ColumnBatch rows = SamplesSchema().NewBatch();
+    for (const auto& [i, v] : samples) {
+      std::get<0>(rows.columns[0]).push_back(2);
+      std::get<0>(rows.columns[1]).push_back(t0 + i * 15'000);
+      std::get<1>(rows.columns[2]).push_back(v);
+    }
+    return rows;
+  };
+  // Two parts and the head, each in time order, together out of order; step 4 is written
+  // again by the head with another value.
+  ASSERT_TRUE(store->Append(1, Table::kSamples, batch({{0, 0}, {4, 4}, {8, 8}}), 1).ok());
+  ASSERT_TRUE(store->Flush().ok());
+  ASSERT_TRUE(store->Append(1, Table::kSamples, batch({{1, 1}, {5, 5}, {6, 6}}), 2).ok());
+  ASSERT_TRUE(store->Flush().ok());
+  ASSERT_TRUE(store->Append(1, Table::kSamples, batch({{2, 2}, {3, 3}, {4, 40}, {7, 7}}), 3).ok());
+  auto m = query::LabelMatcher::Create(query::LabelMatcher::Type::kEqual, "instance", "host-1");
+  auto set = store->Series(Scope(1))->Select({*m}, t0, t0 + 1'000'000);
+  ASSERT_TRUE(set.ok());
+  ASSERT_TRUE((*set)->Next());
+  const auto s = (*set)->samples();
+  ASSERT_EQ(s.size(), 9u);
+  for (int i = 0; i < 9; ++i) {
+    EXPECT_EQ(s[i].t_ms, t0 + i * 15'000) << i;
+    EXPECT_EQ(s[i].value, i == 4 ? 40 : i) << i;
+  }
+  EXPECT_FALSE((*set)->Next());
+}
+
 TEST(Store, CorruptColumnFileIsQuarantinedAndOtherPartsKeepServing) {
   TempDir dir;
   const StoreOptions options = TestOptions(dir.path());

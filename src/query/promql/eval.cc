@@ -933,10 +933,16 @@ absl::StatusOr<Matrix> Evaluator::EvalRangeFunction(const Call& c, size_t matrix
     std::vector<Point> points;
     while (set->Next()) {
       OBX_RETURN_IF_ERROR(ctx_->CheckDeadline());
-      points.clear();
-      for (const auto& p : set->samples()) {
-        if (!IsStaleNaN(p.value)) points.push_back(Point{p.t_ms, p.value});
+      // Copies without staleness markers; written without push_back's capacity check per
+      // sample, since this loop touches every sample the query reads.
+      const auto samples = set->samples();
+      points.resize(samples.size());
+      size_t n = 0;
+      for (const auto& p : samples) {
+        points[n] = Point{p.t_ms, p.value};
+        n += IsStaleNaN(p.value) ? 0 : 1;
       }
+      points.resize(n);
       const int64_t held = static_cast<int64_t>(points.size());
       OBX_RETURN_IF_ERROR(ctx_->AddSamples(held));
       OBX_RETURN_IF_ERROR(process(set->labels(), points, false));
