@@ -68,40 +68,6 @@ ColumnBatch Collect(RowSource& src, bool* truncated) {
 // ---------------------------------------------------------------------------------------
 // the reference
 
-bool Matches(const TableSchema& schema, const ColumnBatch& rows, uint32_t r, const Predicate& p) {
-  const Column& col = rows.columns[schema.IndexOf(p.column)];
-  bool m;
-  if (p.op == PredicateOp::kRange || p.op == PredicateOp::kIn) {
-    const int64_t v = std::get<0>(col)[r];
-    m = p.op == PredicateOp::kRange
-            ? (p.min <= v && v <= p.max)
-            : std::find(p.values.begin(), p.values.end(), v) != p.values.end();
-  } else {
-    std::string s(std::get<2>(col).at(r));
-    if (!p.attribute.empty()) {
-      auto found = FindAttribute(s, p.attribute);
-      s = found.ok() && *found ? AttributeText(**found) : "";
-    }
-    RE2::Options o;
-    o.set_dot_nl(true);
-    switch (p.op) {
-      case PredicateOp::kEqual:
-        m = s == p.value;
-        break;
-      case PredicateOp::kContains:
-        m = s.find(p.value) != std::string::npos;
-        break;
-      case PredicateOp::kRegex:
-        m = RE2::FullMatch(s, RE2(p.value, o));
-        break;
-      default:
-        m = RE2::PartialMatch(s, RE2(p.value, o));
-        break;
-    }
-  }
-  return m != p.negate;
-}
-
 // One source's matching rows in its own ascending-time order (or sort-key order).
 ColumnBatch SourceOrder(const TableSchema& schema, const ColumnBatch& rows, const ScanOptions& o) {
   const auto& times = std::get<0>(rows.columns[schema.time_column]);
@@ -109,7 +75,7 @@ ColumnBatch SourceOrder(const TableSchema& schema, const ColumnBatch& rows, cons
   for (uint32_t r : testing::SortKeyOrder(schema, rows)) {
     if (times[r] < o.min_time || times[r] > o.max_time) continue;
     bool all = true;
-    for (const auto& p : o.predicates) all = all && Matches(schema, rows, r, p);
+    for (const auto& p : o.predicates) all = all && testing::RowMatches(schema, rows, r, p);
     if (all) match.push_back(r);
   }
   if (o.order != ScanOrder::kSortKey) {

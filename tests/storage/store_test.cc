@@ -99,40 +99,6 @@ Scanned ScanAll(const Store& store, int64_t tenant, Table table, const ScanOptio
   return out;
 }
 
-bool Matches(const TableSchema& schema, const ColumnBatch& rows, size_t r, const Predicate& p) {
-  const Column& col = rows.columns[schema.IndexOf(p.column)];
-  bool m;
-  if (p.op == PredicateOp::kRange || p.op == PredicateOp::kIn) {
-    const int64_t v = std::get<0>(col)[r];
-    m = p.op == PredicateOp::kRange
-            ? (p.min <= v && v <= p.max)
-            : std::find(p.values.begin(), p.values.end(), v) != p.values.end();
-  } else {
-    std::string s(std::get<2>(col).at(r));
-    if (!p.attribute.empty()) {
-      auto found = FindAttribute(s, p.attribute);
-      s = found.ok() && *found ? AttributeText(**found) : "";
-    }
-    RE2::Options ro;
-    ro.set_dot_nl(true);
-    switch (p.op) {
-      case PredicateOp::kEqual:
-        m = s == p.value;
-        break;
-      case PredicateOp::kContains:
-        m = s.find(p.value) != std::string::npos;
-        break;
-      case PredicateOp::kRegex:
-        m = RE2::FullMatch(s, RE2(p.value, ro));
-        break;
-      default:
-        m = RE2::PartialMatch(s, RE2(p.value, ro));
-        break;
-    }
-  }
-  return m != p.negate;
-}
-
 // The reference: every row appended for (tenant, table), once.
 struct Reference {
   std::map<std::pair<int64_t, Table>, std::vector<ColumnBatch>> batches;
@@ -149,7 +115,7 @@ struct Reference {
       for (size_t r = 0; r < b.rows(); ++r) {
         if (t[r] < o.min_time || t[r] > o.max_time) continue;
         bool all = true;
-        for (const auto& p : o.predicates) all = all && Matches(schema, b, r, p);
+        for (const auto& p : o.predicates) all = all && testing::RowMatches(schema, b, r, p);
         if (all) out.emplace_back(t[r], RowKey(b, r));
       }
     }

@@ -4,6 +4,7 @@
 #pragma once
 
 #include <gtest/gtest.h>
+#include <re2/re2.h>
 #include <stdlib.h>
 
 #include <algorithm>
@@ -20,6 +21,7 @@
 
 #include "storage/attributes.h"
 #include "storage/column.h"
+#include "storage/scan.h"
 #include "storage/schema.h"
 #include "testing/temp_dir.h"
 
@@ -228,6 +230,42 @@ inline ::testing::AssertionResult SameBatch(const ColumnBatch& a, const ColumnBa
     if (!r) return r << " in column '" << a.names[c] << "'";
   }
   return ::testing::AssertionSuccess();
+}
+
+// The reference for one predicate on row r: what every scan must agree with.
+inline bool RowMatches(const TableSchema& schema, const ColumnBatch& rows, size_t r,
+                       const Predicate& p) {
+  const Column& col = rows.columns[schema.IndexOf(p.column)];
+  bool m;
+  if (p.op == PredicateOp::kRange || p.op == PredicateOp::kIn) {
+    const int64_t v = std::get<0>(col)[r];
+    m = p.op == PredicateOp::kRange
+            ? (p.min <= v && v <= p.max)
+            : std::find(p.values.begin(), p.values.end(), v) != p.values.end();
+  } else {
+    std::string s(std::get<2>(col).at(r));
+    if (!p.attribute.empty()) {
+      auto found = FindAttribute(s, p.attribute);
+      s = found.ok() && *found ? AttributeText(**found) : "";
+    }
+    RE2::Options o;
+    o.set_dot_nl(true);
+    switch (p.op) {
+      case PredicateOp::kEqual:
+        m = s == p.value;
+        break;
+      case PredicateOp::kContains:
+        m = s.find(p.value) != std::string::npos;
+        break;
+      case PredicateOp::kRegex:
+        m = RE2::FullMatch(s, RE2(p.value, o));
+        break;
+      default:
+        m = RE2::PartialMatch(s, RE2(p.value, o));
+        break;
+    }
+  }
+  return m != p.negate;
 }
 
 }  // namespace observex::storage::testing
