@@ -662,94 +662,414 @@ class StoreSeriesSource final : public query::SeriesSource {
   std::shared_ptr<storage::Warnings> warnings_;
 };
 
-class StoredSeriesSet final : public query::SeriesSet {
- public:
-  struct One {
-    query::Labels labels;
-    std::vector<query::SamplePoint> samples;
+// What one Select reads: the ids asked for (ascending), the parts overlapping the range
+// (oldest first) with their blocks' id ranges, and the head's samples of those ids taken at
+// the same moment (the head is small and is read once, up front). Immutable once built,
+// except for the set of parts that failed a checksum, so workers share it.
+struct SampleSelection {
+  struct PartBlocks {
+    PartPtr part;
+    std::vector<int64_t> first_id, last_id;  // per block, from the sparse index
   };
-  explicit StoredSeriesSet(std::vector<One> series) : series_(std::move(series)) {}
-  bool Next() override { return ++pos_ < series_.size(); }
-  const query::Labels& labels() const override { return series_[pos_].labels; }
-  absl::Span<const query::SamplePoint> samples() const override { return series_[pos_].samples; }
-  absl::Status status() const override { return absl::OkStatus(); }
+  const EmbeddedStore* store = nullptr;
+  std::shared_ptr<storage::Warnings> warnings;
+  const SeriesIndex* index = nullptr;
+  std::vector<int64_t> ids;
+  int64_t mint = 0, maxt = 0;
+  int series_col = -1, time_col = -1, value_col = -1;
+  std::vector<PartBlocks> parts;
+  absl::flat_hash_map<int64_t, std::vector<query::SamplePoint>> head;
 
- private:
-  std::vector<One> series_;
-  size_t pos_ = static_cast<size_t>(-1);
+  mutable absl::Mutex failed_mu;
+  mutable std::vector<bool> failed ABSL_GUARDED_BY(failed_mu);  // per part
+
+  bool Failed(size_t p) const {
+    absl::MutexLock l(&failed_mu);
+    return failed[p];
+  }
+  // A checksum failure takes the part out of service and the query goes on without it.
+  void Fail(size_t p, const absl::Status& why) const {
+    {
+      absl::MutexLock l(&failed_mu);
+      if (failed[p]) return;
+      failed[p] = true;
+    }
+    const PartPtr& part = parts[p].part;
+    store->Quarantine(part, why);
+    warnings->Add(absl::StrCat("part ", part->info.name, " of ", DayDirName(part->info.day), " (",
+                               std::string(TableName(part->info.table)),
+                               ") failed its checksum and was quarantined; results are partial"));
+  }
 };
 
-absl::StatusOr<std::unique_ptr<query::SeriesSet>> StoreSeriesSource::Select(
-    const std::vector<query::LabelMatcher>& matchers, int64_t mint_ms, int64_t maxt_ms) const {
-  std::vector<int64_t> ids;
-  if (!matchers.empty() && mint_ms <= maxt_ms) ids = Match(matchers, mint_ms, maxt_ms);
-  if (ids.empty()) return std::make_unique<StoredSeriesSet>(std::vector<StoredSeriesSet::One>{});
-  ScanOptions o;
-  o.min_time = mint_ms;
-  o.max_time = maxt_ms;
-  o.columns = {"series_id", "time", "value"};
-  o.predicates.push_back(Predicate::In("series_id", ids));
-  o.order = ScanOrder::kSortKey;
-  o.max_batch_rows = 65'536;
-  auto rows = store_->ScanTenant(tenant_id_, Table::kSamples, o, warnings_);
-  if (!rows.ok()) return rows.status();
-  absl::flat_hash_map<int64_t, std::vector<query::SamplePoint>> by_id;
-  ColumnBatch batch;
-  int64_t last_id = -1;
-  std::vector<query::SamplePoint>* cur = nullptr;
-  while (true) {
-    auto more = (*rows)->Next(&batch);
-    if (!more.ok()) return more.status();
-    if (!*more) break;
-    const auto& sid = std::get<0>(batch.columns[0]);
-    const auto& t = std::get<0>(batch.columns[1]);
-    const auto& v = std::get<1>(batch.columns[2]);
-    // Rows come in runs of one series (sort-key order): append each run at once, so a
-    // series' vector grows once per run rather than row by row.
-    for (size_t i = 0; i < sid.size();) {
-      if (sid[i] != last_id) {
-        last_id = sid[i];
-        cur = &by_id[last_id];
+// The samples of ids [id_begin, id_end) of a selection, series after series.
+struct SampleBatch {
+  size_t id_begin = 0, id_end = 0;
+  std::vector<query::SamplePoint> samples;
+  std::vector<size_t> begin, length;  // per id of the batch
+  absl::Status status;
+};
+
+// One decoding thread's reusable buffers.
+struct BatchDecoder {
+  struct Segment {
+    uint32_t id;  // index into the batch's ids
+    uint32_t length;
+    size_t at;  // in scratch
+  };
+  BlockReadContext ctx;
+  Column series, time, value;
+  std::vector<Segment> segments;
+  std::vector<query::SamplePoint> scratch;
+
+  // Appends the wanted rows of one block to the segments.
+  absl::Status ReadBlock(const SampleSelection& sel, const PartReader& part, size_t block,
+                         size_t id_begin, size_t id_end) {
+    if (auto s = part.ReadBlock(sel.series_col, block, ctx, &series); !s.ok()) return s;
+    const auto& sid = std::get<0>(series);
+    const int64_t* ids = sel.ids.data();
+    const size_t n = sid.size();
+    const int64_t* times = nullptr;
+    const double* values = nullptr;
+    size_t k = std::lower_bound(ids + id_begin, ids + id_end, n ? sid[0] : 0) - ids;
+    for (size_t i = 0; i < n && k < id_end;) {
+      const int64_t id = sid[i];
+      size_t j = i + 1;
+      while (j < n && sid[j] == id) ++j;
+      while (k < id_end && ids[k] < id) ++k;
+      if (k < id_end && ids[k] == id) {
+        if (times == nullptr) {
+          if (auto s = part.ReadBlock(sel.time_col, block, ctx, &time); !s.ok()) return s;
+          times = std::get<0>(time).data();
+        }
+        // A run is one series in time order: its stretch inside the range is found by
+        // bisection instead of a test per row.
+        const int64_t* a = std::lower_bound(times + i, times + j, sel.mint);
+        const int64_t* z = std::upper_bound(a, times + j, sel.maxt);
+        if (a < z) {
+          if (values == nullptr) {
+            if (auto s = part.ReadBlock(sel.value_col, block, ctx, &value); !s.ok()) return s;
+            values = std::get<1>(value).data();
+          }
+          const size_t from = a - times, count = z - a;
+          const size_t at = scratch.size();
+          scratch.resize(at + count);
+          query::SamplePoint* out = scratch.data() + at;
+          for (size_t r = 0; r < count; ++r) out[r] = {times[from + r], values[from + r]};
+          segments.push_back(
+              {static_cast<uint32_t>(k - id_begin), static_cast<uint32_t>(count), at});
+        }
       }
-      size_t end = i + 1;
-      while (end < sid.size() && sid[end] == last_id) ++end;
-      const size_t at = cur->size();
-      cur->resize(at + (end - i));
-      query::SamplePoint* out = cur->data() + at;
-      for (size_t r = i; r < end; ++r) *out++ = query::SamplePoint{t[r], v[r]};
-      i = end;
+      i = j;
     }
+    return absl::OkStatus();
   }
-  std::vector<StoredSeriesSet::One> out;
-  out.reserve(by_id.size());
-  TenantState* tenant = store_->FindTenant(tenant_id_);
-  for (int64_t id : ids) {
-    auto it = by_id.find(id);
-    if (it == by_id.end()) continue;
-    auto& s = it->second;
-    // Sources are each in time order per series; together they need a stable sort, and a
-    // timestamp written twice keeps its newest value (the later source). Usually the sources
-    // hold disjoint, time-ordered stretches and there is nothing to do.
-    const bool increasing =
-        std::adjacent_find(s.begin(), s.end(), [](const auto& a, const auto& b) {
-          return a.t_ms >= b.t_ms;
-        }) == s.end();
-    if (!increasing) {
-      std::stable_sort(s.begin(), s.end(),
-                       [](const auto& a, const auto& b) { return a.t_ms < b.t_ms; });
+
+  void Decode(const SampleSelection& sel, size_t id_begin, size_t id_end, SampleBatch* out) {
+    out->id_begin = id_begin;
+    out->id_end = id_end;
+    out->status = absl::OkStatus();
+    segments.clear();
+    scratch.clear();
+    const int64_t lo = sel.ids[id_begin], hi = sel.ids[id_end - 1];
+    const int64_t* ids = sel.ids.data();
+    for (size_t p = 0; p < sel.parts.size(); ++p) {
+      if (sel.Failed(p)) continue;
+      const auto& pb = sel.parts[p];
+      const PartReader& reader = *pb.part->reader;
+      const auto& blocks = reader.manifest().blocks;
+      size_t b = std::lower_bound(pb.last_id.begin(), pb.last_id.end(), lo) - pb.last_id.begin();
+      for (; b < blocks.size() && pb.first_id[b] <= hi; ++b) {
+        if (blocks[b].max_time < sel.mint || blocks[b].min_time > sel.maxt) continue;
+        const int64_t* it = std::lower_bound(ids + id_begin, ids + id_end, pb.first_id[b]);
+        if (it == ids + id_end || *it > pb.last_id[b]) continue;
+        absl::Status s = ReadBlock(sel, reader, b, id_begin, id_end);
+        if (s.ok()) continue;
+        // Another thread may have quarantined the part meanwhile (its files moved away).
+        if (sel.Failed(p)) break;
+        if (s.code() != absl::StatusCode::kDataLoss) {
+          out->status = s;
+          return;
+        }
+        sel.Fail(p, s);
+        break;
+      }
+    }
+    const size_t m = id_end - id_begin;
+    out->begin.assign(m, 0);
+    out->length.assign(m, 0);
+    for (const Segment& s : segments) out->length[s.id] += s.length;
+    size_t total = 0;
+    if (!sel.head.empty()) {
+      for (size_t i = 0; i < m; ++i) {
+        auto it = sel.head.find(sel.ids[id_begin + i]);
+        if (it != sel.head.end()) out->length[i] += it->second.size();
+      }
+    }
+    for (size_t i = 0; i < m; ++i) {
+      out->begin[i] = total;
+      total += out->length[i];
+    }
+    out->samples.resize(total);
+    // Segments are in source order (parts oldest first, then blocks, then rows), so each
+    // series' stretches land in that order; the head's rows come last, as the newest.
+    std::vector<size_t>& fill = out->length;
+    std::fill(fill.begin(), fill.end(), 0);
+    query::SamplePoint* dst = out->samples.data();
+    for (const Segment& s : segments) {
+      std::copy_n(scratch.data() + s.at, s.length, dst + out->begin[s.id] + fill[s.id]);
+      fill[s.id] += s.length;
+    }
+    if (!sel.head.empty()) {
+      for (size_t i = 0; i < m; ++i) {
+        auto it = sel.head.find(sel.ids[id_begin + i]);
+        if (it == sel.head.end()) continue;
+        std::copy(it->second.begin(), it->second.end(), dst + out->begin[i] + fill[i]);
+        fill[i] += it->second.size();
+      }
+    }
+    for (size_t i = 0; i < m; ++i) {
+      query::SamplePoint* s = dst + out->begin[i];
+      const size_t len = fill[i];
+      // Sources are each in time order per series; together they need a stable sort, and
+      // a timestamp written twice keeps its newest value (the later source). Usually the
+      // sources hold disjoint, time-ordered stretches and there is nothing to do.
+      bool increasing = true;
+      for (size_t r = 1; r < len && increasing; ++r) increasing = s[r - 1].t_ms < s[r].t_ms;
+      if (increasing) continue;
+      std::stable_sort(s, s + len, [](const auto& a, const auto& b) { return a.t_ms < b.t_ms; });
       size_t w = 0;
-      for (size_t r = 0; r < s.size(); ++r) {
+      for (size_t r = 0; r < len; ++r) {
         if (w > 0 && s[w - 1].t_ms == s[r].t_ms) {
           s[w - 1] = s[r];
         } else {
           s[w++] = s[r];
         }
       }
-      s.resize(w);
+      fill[i] = w;
     }
-    out.push_back({tenant->index->LabelsOf(id), std::move(s)});
   }
-  return std::make_unique<StoredSeriesSet>(std::move(out));
+};
+
+// Streams a selection's series in id order, a batch of ids at a time. Batches are decoded
+// ahead by up to kMaxWorkers threads that the set owns and joins, at most kAhead batches
+// beyond the one being read, so memory stays bounded by the batch size however large the
+// selection; a small selection is decoded on the calling thread.
+class StoredSeriesSet final : public query::SeriesSet {
+ public:
+  static constexpr size_t kMaxWorkers = 2;
+  static constexpr size_t kAhead = 3;
+
+  StoredSeriesSet() = default;
+  StoredSeriesSet(std::shared_ptr<const SampleSelection> sel,
+                  std::vector<std::pair<size_t, size_t>> batches, size_t workers)
+      : sel_(std::move(sel)), batches_(std::move(batches)), slots_(batches_.size()) {
+    for (size_t w = 0; w < workers; ++w) workers_.emplace_back([this] { Work(); });
+  }
+  ~StoredSeriesSet() override {
+    {
+      std::lock_guard<std::mutex> l(mu_);
+      stop_ = true;
+    }
+    cv_.notify_all();
+    for (auto& t : workers_) t.join();
+  }
+
+  bool Next() override {
+    if (!status_.ok()) return false;
+    while (true) {
+      if (cur_ != nullptr) {
+        while (++pos_ < cur_->id_end - cur_->id_begin) {
+          if (cur_->length[pos_] == 0) continue;
+          labels_ = sel_->index->LabelsOf(sel_->ids[cur_->id_begin + pos_]);
+          return true;
+        }
+      }
+      if (next_batch_ == batches_.size()) {
+        Recycle();
+        return false;
+      }
+      if (!Take(next_batch_++)) return false;
+      pos_ = static_cast<size_t>(-1);
+    }
+  }
+  const query::Labels& labels() const override { return labels_; }
+  absl::Span<const query::SamplePoint> samples() const override {
+    return absl::MakeConstSpan(cur_->samples.data() + cur_->begin[pos_], cur_->length[pos_]);
+  }
+  absl::Status status() const override { return status_; }
+
+ private:
+  void Recycle() {
+    if (cur_ == nullptr) return;
+    std::lock_guard<std::mutex> l(mu_);
+    free_.push_back(std::move(cur_));
+  }
+
+  // Makes batch k current: decodes it here without workers, else waits for it.
+  bool Take(size_t k) {
+    if (workers_.empty()) {
+      if (cur_ == nullptr) cur_ = std::make_unique<SampleBatch>();
+      local_.Decode(*sel_, batches_[k].first, batches_[k].second, cur_.get());
+    } else {
+      std::unique_lock<std::mutex> l(mu_);
+      if (cur_ != nullptr) free_.push_back(std::move(cur_));
+      reading_ = k;
+      cv_.notify_all();
+      cv_.wait(l, [&] { return slots_[k] != nullptr; });
+      cur_ = std::move(slots_[k]);
+    }
+    if (!cur_->status.ok()) {
+      status_ = cur_->status;
+      return false;
+    }
+    return true;
+  }
+
+  void Work() {
+    BatchDecoder dec;
+    while (true) {
+      size_t k;
+      std::unique_ptr<SampleBatch> b;
+      {
+        std::unique_lock<std::mutex> l(mu_);
+        cv_.wait(l, [&] {
+          return stop_ || next_start_ >= batches_.size() || next_start_ < reading_ + kAhead;
+        });
+        if (stop_ || next_start_ >= batches_.size()) return;
+        k = next_start_++;
+        if (!free_.empty()) {
+          b = std::move(free_.back());
+          free_.pop_back();
+        }
+      }
+      if (b == nullptr) b = std::make_unique<SampleBatch>();
+      dec.Decode(*sel_, batches_[k].first, batches_[k].second, b.get());
+      {
+        std::lock_guard<std::mutex> l(mu_);
+        slots_[k] = std::move(b);
+      }
+      cv_.notify_all();
+    }
+  }
+
+  std::shared_ptr<const SampleSelection> sel_;
+  std::vector<std::pair<size_t, size_t>> batches_;  // [id_begin, id_end) each
+  size_t next_batch_ = 0;                           // the reader's next batch
+  std::unique_ptr<SampleBatch> cur_;
+  size_t pos_ = static_cast<size_t>(-1);
+  query::Labels labels_;
+  absl::Status status_;
+  BatchDecoder local_;  // without workers
+
+  std::mutex mu_;
+  std::condition_variable cv_;
+  bool stop_ = false;
+  size_t reading_ = 0;                               // batch the reader waits for or reads
+  size_t next_start_ = 0;                            // next batch a worker takes
+  std::vector<std::unique_ptr<SampleBatch>> slots_;  // decoded, not yet taken
+  std::vector<std::unique_ptr<SampleBatch>> free_;   // buffers to reuse
+  std::vector<std::thread> workers_;
+};
+
+absl::StatusOr<std::unique_ptr<query::SeriesSet>> StoreSeriesSource::Select(
+    const std::vector<query::LabelMatcher>& matchers, int64_t mint_ms, int64_t maxt_ms) const {
+  std::vector<int64_t> ids;
+  if (!matchers.empty() && mint_ms <= maxt_ms) ids = Match(matchers, mint_ms, maxt_ms);
+  TenantState* tenant = store_->FindTenant(tenant_id_);
+  if (ids.empty() || tenant == nullptr) return std::make_unique<StoredSeriesSet>();
+  auto sel = std::make_shared<SampleSelection>();
+  sel->store = store_;
+  sel->warnings = warnings_;
+  sel->index = tenant->index.get();
+  sel->mint = mint_ms;
+  sel->maxt = maxt_ms;
+  const TableSchema& schema = SamplesSchema();
+  sel->series_col = schema.IndexOf("series_id");
+  sel->time_col = schema.IndexOf("time");
+  sel->value_col = schema.IndexOf("value");
+
+  TableState& ts = tenant->table(Table::kSamples);
+  const int32_t min_day = ClampedDay(schema, mint_ms);
+  const int32_t max_day = ClampedDay(schema, maxt_ms);
+  std::vector<PartPtr> parts;
+  TableHead::Snapshot snapshot = ts.head.TakeSnapshot([&] {
+    absl::MutexLock l(&ts.mu);
+    for (auto it = ts.parts.lower_bound(min_day); it != ts.parts.end() && it->first <= max_day;
+         ++it) {
+      for (const PartPtr& p : it->second) {
+        const Manifest& m = p->reader->manifest();
+        if (m.max_time >= mint_ms && m.min_time <= maxt_ms) parts.push_back(p);
+      }
+    }
+  });
+
+  // The head's rows of these ids, read once (it holds recent data only).
+  if (!snapshot.empty()) {
+    ScanOptions o;
+    o.min_time = mint_ms;
+    o.max_time = maxt_ms;
+    o.columns = {"series_id", "time", "value"};
+    o.predicates.push_back(Predicate::In("series_id", ids));
+    o.order = ScanOrder::kSortKey;
+    o.max_batch_rows = 65'536;
+    auto rows = ts.head.ScanSnapshot(std::move(snapshot), o);
+    if (!rows.ok()) return rows.status();
+    ColumnBatch batch;
+    while (true) {
+      auto more = (*rows)->Next(&batch);
+      if (!more.ok()) return more.status();
+      if (!*more) break;
+      const auto& sid = std::get<0>(batch.columns[0]);
+      const auto& t = std::get<0>(batch.columns[1]);
+      const auto& v = std::get<1>(batch.columns[2]);
+      std::vector<query::SamplePoint>* cur = nullptr;
+      int64_t last_id = 0;
+      for (size_t i = 0; i < sid.size(); ++i) {
+        if (cur == nullptr || sid[i] != last_id) {
+          last_id = sid[i];
+          cur = &sel->head[last_id];
+        }
+        cur->push_back({t[i], v[i]});
+      }
+    }
+  }
+
+  // Blocks of the parts that may hold the ids, for sizing the batches.
+  size_t candidate_blocks = 0;
+  for (PartPtr& p : parts) {
+    SampleSelection::PartBlocks pb;
+    const auto& blocks = p->reader->manifest().blocks;
+    pb.first_id.reserve(blocks.size());
+    pb.last_id.reserve(blocks.size());
+    for (const BlockMeta& b : blocks) {
+      const int64_t first = std::get<int64_t>(b.first_key[0]);
+      const int64_t last = std::get<int64_t>(b.last_key[0]);
+      pb.first_id.push_back(first);
+      pb.last_id.push_back(last);
+      if (b.max_time < mint_ms || b.min_time > maxt_ms) continue;
+      auto it = std::lower_bound(ids.begin(), ids.end(), first);
+      candidate_blocks += it != ids.end() && *it <= last;
+    }
+    pb.part = std::move(p);
+    sel->parts.push_back(std::move(pb));
+  }
+  sel->failed.assign(sel->parts.size(), false);
+
+  // Batches of about kBlocksPerBatch blocks (8,192 rows each): ~2 MB of samples.
+  constexpr size_t kBlocksPerBatch = 16;
+  const size_t nbatches =
+      std::clamp<size_t>(candidate_blocks / kBlocksPerBatch, 1, std::max<size_t>(ids.size(), 1));
+  std::vector<std::pair<size_t, size_t>> batches;
+  for (size_t b = 0; b < nbatches; ++b) {
+    const size_t begin = ids.size() * b / nbatches, end = ids.size() * (b + 1) / nbatches;
+    if (begin < end) batches.emplace_back(begin, end);
+  }
+  const size_t hw = std::max(1u, std::thread::hardware_concurrency());
+  const size_t workers =
+      batches.size() < 2 ? 0 : std::min({StoredSeriesSet::kMaxWorkers, hw, batches.size()});
+  sel->ids = std::move(ids);
+  return std::make_unique<StoredSeriesSet>(std::move(sel), std::move(batches), workers);
 }
 
 absl::StatusOr<std::vector<query::Labels>> StoreSeriesSource::Series(

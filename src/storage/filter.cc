@@ -142,9 +142,18 @@ absl::Status RowFilter::Select(size_t n, ColumnFn column, std::string_view what,
     if (!col.ok()) return col.status();
     live = 0;
     if (!p->IsStringOp()) {
+      // Sorted rows repeat an id for a whole series run: test each distinct value once.
       const auto& v = std::get<0>(**col);
+      int64_t last = 0;
+      bool have_last = false, last_result = false;
       for (size_t i = 0; i < n; ++i) {
-        if (sel[i]) sel[i] = p->MatchInt(v[i]);
+        if (!sel[i]) continue;
+        if (!have_last || v[i] != last) {
+          last = v[i];
+          last_result = p->MatchInt(last);
+          have_last = true;
+        }
+        sel[i] = last_result;
         live += sel[i];
       }
       continue;

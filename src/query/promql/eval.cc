@@ -858,6 +858,11 @@ absl::StatusOr<Matrix> Evaluator::EvalRangeFunction(const Call& c, size_t matrix
   const bool keeps_name = name == "last_over_time" || name == "first_over_time";
   const bool absent_over_time = name == "absent_over_time";
   const bool counter_check = name == "rate" || name == "increase";
+  // rate/increase/delta take the direct path: no dispatch by name per step, and the counter
+  // resets of a window are counted from a per-series prefix count instead of a scan.
+  const bool extrapolated = counter_check || name == "delta";
+  const bool is_rate = name == "rate";
+  std::vector<uint32_t> drops;  // drops[i]: points among [1, i] below their predecessor
   Matrix out;
   std::vector<bool> step_present(absent_over_time ? NumSteps() : 0, false);
   std::vector<double> scalars(scalar_steps.size());
@@ -875,6 +880,17 @@ absl::StatusOr<Matrix> Evaluator::EvalRangeFunction(const Call& c, size_t matrix
     size_t lo = 0;
     size_t hi = 0;
     int64_t step = 0;
+    if (counter_check) {
+      drops.resize(points.size());
+      uint32_t d = 0;
+      for (size_t i = 0; i < points.size(); ++i) {
+        d += i > 0 && points[i].f < points[i - 1].f;
+        drops[i] = d;
+      }
+    }
+    if (!points.empty() && !absent_over_time) {
+      s.points.reserve(static_cast<size_t>(std::min<int64_t>(NumSteps(), 1 << 16)));
+    }
     for (int64_t ts = start_; ts <= end_; ts += interval_, ++step) {
       if ((step & 1023) == 1023) OBX_RETURN_IF_ERROR(ctx_->CheckDeadline());
       int64_t ref = (fixed ? at : ts) - offset_ms;
@@ -887,7 +903,6 @@ absl::StatusOr<Matrix> Evaluator::EvalRangeFunction(const Call& c, size_t matrix
         step_present[step] = true;
         continue;
       }
-      for (size_t i = 0; i < scalar_steps.size(); ++i) scalars[i] = scalar_steps[i][step];
       Window w;
       w.points = points.subspan(lo, hi - lo);
       w.range_start = mint;
@@ -895,6 +910,13 @@ absl::StatusOr<Matrix> Evaluator::EvalRangeFunction(const Call& c, size_t matrix
       w.range_ms = range_ms;
       w.ts = ts;
       w.metric = &metric;
+      if (extrapolated) {
+        const bool may_reset = counter_check && drops[hi - 1] != drops[lo];
+        std::optional<double> v = ExtrapolatedRate(w, counter_check, is_rate, may_reset);
+        if (v.has_value()) s.points.push_back(Point{ts, *v});
+        continue;
+      }
+      for (size_t i = 0; i < scalar_steps.size(); ++i) scalars[i] = scalar_steps[i][step];
       OBX_ASSIGN_OR_RETURN(std::optional<double> v, CallRangeFunction(c, w, scalars, ctx_));
       if (v.has_value()) s.points.push_back(Point{ts, *v});
     }

@@ -198,11 +198,14 @@ double LinearRegressionSlope(absl::Span<const Point> pts, int64_t intercept_time
   return slope;
 }
 
-std::optional<double> ExtrapolatedRate(const Window& w, bool is_counter, bool is_rate) {
+}  // namespace
+
+std::optional<double> ExtrapolatedRate(const Window& w, bool is_counter, bool is_rate,
+                                       bool may_reset) {
   const auto& p = w.points;
   if (p.size() < 2) return std::nullopt;
   double result = p.back().f - p.front().f;
-  if (is_counter) {
+  if (is_counter && may_reset) {
     for (size_t i = 1; i < p.size(); ++i) {
       if (p[i].f < p[i - 1].f) result += p[i - 1].f;
     }
@@ -225,6 +228,8 @@ std::optional<double> ExtrapolatedRate(const Window& w, bool is_counter, bool is
   if (is_rate) factor /= static_cast<double>(w.range_ms) / 1000.0;
   return result * factor;
 }
+
+namespace {
 
 std::optional<double> InstantValue(const Window& w, bool is_rate) {
   const auto& p = w.points;

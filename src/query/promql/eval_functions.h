@@ -33,6 +33,12 @@ absl::StatusOr<std::optional<double>> CallRangeFunction(const Call& call, const 
                                                         const std::vector<double>& scalars,
                                                         EvalContext* ctx);
 
+// rate (is_counter, is_rate), increase (is_counter) and delta over one window, extrapolated to
+// its edges. `may_reset` false promises that no value in the window is below its predecessor,
+// which saves the scan for counter resets (the result is the same).
+std::optional<double> ExtrapolatedRate(const Window& w, bool is_counter, bool is_rate,
+                                       bool may_reset = true);
+
 // Labels absent() and absent_over_time() attach: the equality matchers of a selector.
 Labels AbsentLabels(const Expr* arg);
 
