@@ -6,9 +6,13 @@
 //   samples — loads counters and gauges (15 s interval) and measures a full scan of the
 //            samples table on one thread: samples decoded per second.
 //
-//   store_bench trace   [--spans N] [--lookups N] [--dir DIR] [--lookup-only 1]
+//   store_bench trace   [--spans N] [--lookups N] [--dir DIR] [--lookup-only 1] [--tenant ID]
+//                       [--ids-out FILE]
 //   store_bench samples [--series N] [--points N] [--dir DIR]
-// Without --dir a temporary directory is used and removed afterwards.
+// Without --dir a temporary directory is used and removed afterwards. With --ids-out the trace
+// mode writes --lookups stored and as many never-stored trace ids (hex, "hit <id>" / "miss
+// <id>" lines) to FILE instead of looking them up, so that bench/trace_lookup.sh can ask a
+// server started on the same directory (`<data-dir>/storage`, tenant --tenant) over HTTP.
 #include <algorithm>
 #include <chrono>
 #include <cstdio>
@@ -16,6 +20,7 @@
 #include <filesystem>
 #include <random>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "storage/attributes.h"
@@ -50,6 +55,8 @@ struct Args {
   uint64_t points = 5'760;  // 24 h at 15 s
   std::string dir;
   bool lookup_only = false;  // trace: reuse the spans a previous run left in --dir
+  int64_t tenant = 1;        // the tenant's numeric id (a server's control plane gives it)
+  std::string ids_out;       // trace: write ids for an HTTP client instead of looking up
 };
 
 Args Parse(int argc, char** argv) {
@@ -75,6 +82,10 @@ Args Parse(int argc, char** argv) {
       a.dir = v;
     else if (k == "--lookup-only")
       a.lookup_only = v == "1" || v == "true";
+    else if (k == "--tenant")
+      a.tenant = std::stoll(v);
+    else if (k == "--ids-out")
+      a.ids_out = v;
     else {
       std::fprintf(stderr, "unknown option %s\n", k.c_str());
       std::exit(2);
@@ -121,7 +132,8 @@ int Trace(const Args& a, const fs::path& dir) {
     trace = n;
     const StoreStats st = store->stats();
     std::printf("reusing %llu traces: %llu parts, %.2f GB on disk\n", n,
-                static_cast<unsigned long long>(st.parts), static_cast<double>(st.part_bytes) / 1e9);
+                static_cast<unsigned long long>(st.parts),
+                static_cast<double>(st.part_bytes) / 1e9);
     return Lookups(a, *store, trace, rng);
   }
   static const char* kServices[] = {"frontend", "cart",  "checkout", "payment",
@@ -185,7 +197,7 @@ int Trace(const Args& a, const fs::path& dir) {
           std::get<2>(col).push_back("");
       }
     }
-    Check(store->Append(1, Table::kSpans, b, std::nullopt), "append");
+    Check(store->Append(a.tenant, Table::kSpans, b, std::nullopt), "append");
     done += n;
     if (done % 5'000'000 < batch_rows) {
       std::fprintf(stderr, "loaded %llu / %llu spans (%.0f spans/s)\n",
@@ -209,9 +221,36 @@ int Trace(const Args& a, const fs::path& dir) {
   return Lookups(a, *store, trace, rng);
 }
 
+std::string Hex(std::string_view bytes) {
+  static const char kDigits[] = "0123456789abcdef";
+  std::string out;
+  for (unsigned char c : bytes) {
+    out.push_back(kDigits[c >> 4]);
+    out.push_back(kDigits[c & 15]);
+  }
+  return out;
+}
+
+int WriteIds(const Args& a, uint64_t trace, std::mt19937_64& rng) {
+  std::FILE* f = std::fopen(a.ids_out.c_str(), "w");
+  if (f == nullptr) {
+    std::fprintf(stderr, "cannot write %s\n", a.ids_out.c_str());
+    return 1;
+  }
+  for (uint64_t i = 0; i < a.lookups; ++i) {
+    std::fprintf(f, "hit %s\n", Hex(TraceId(rng() % trace)).c_str());
+    std::fprintf(f, "miss %s\n", Hex(TraceId(trace + 1 + rng() % 1'000'000)).c_str());
+  }
+  return std::fclose(f) == 0 ? 0 : 1;
+}
+
 int Lookups(const Args& a, Store& store_ref, uint64_t trace, std::mt19937_64& rng) {
   Store* store = &store_ref;
-  const TenantScope scope(observex::tenant::AuthResult{1, "bench", 1});
+  if (!a.ids_out.empty()) {
+    store->Close();
+    return WriteIds(a, trace, rng);
+  }
+  const TenantScope scope(observex::tenant::AuthResult{a.tenant, "bench", 1});
   std::vector<double> hit, miss;
   uint64_t found_spans = 0;
   // The first look-ups read and verify each part's Bloom filter; a server keeps them, so
