@@ -1,7 +1,9 @@
 // Feeds arbitrary bytes to the series index as its log file (storage/series_index.h).
-// Invariants: Open never fails on damaged content (a bad tail is cut); every id it loaded
-// has labels; a new series gets the next id; reopening yields the same series, so the cut
-// left a log that appends cleanly.
+// Invariants: Open never fails on damaged content (a bad tail is cut, a damaged batch
+// whole); every id it loaded has labels; a new series gets the next id; reopening yields
+// the same series, so the cut left a log that appends cleanly and closing the index wrote
+// its pending batch (or snapshot). Seeds: single-entry records (three_series) and one
+// compressed batch of 10,000 series (batch_10k_series, from bench/storage_size_bench).
 #include <unistd.h>
 
 #include <cstdint>
