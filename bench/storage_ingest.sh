@@ -6,7 +6,7 @@
 # rows stored / time from the first request until the last row is in storage, so a writer
 # that falls behind ingest shows up as a lower rate, not as a hidden backlog.
 #
-#   bench/storage_ingest.sh [build-dir] [seconds]
+#   bench/storage_ingest.sh [build-dir] [seconds]      (SIGNALS="metrics" for a subset)
 set -euo pipefail
 build=${1:-build}
 seconds=${2:-20}
@@ -31,7 +31,7 @@ key=$("$bin" keys create --tenant bench --data-dir "$data/d" | tail -1)
 metric() { curl -s "http://127.0.0.1:$api_port/metrics" | awk -v m="$1" '$1 == m {print $2}'; }
 
 echo "# $(date -u +%Y-%m-%dT%H:%MZ) $(nproc) cores, $(free -g | awk '/Mem:/{print $2}') GiB RAM, fsync on, ${seconds}s of ingest per signal"
-for signal in traces logs metrics; do
+for signal in ${SIGNALS:-traces logs metrics}; do
   before=$(metric "observex_storage_rows_written_total{type=\"$signal\"}")
   before=${before:-0}
   start=$(date +%s.%N)

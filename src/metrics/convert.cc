@@ -117,14 +117,18 @@ struct ScopeContext {
 template <typename S>
 class SeriesTable {
  public:
-  S& Get(query::Labels labels) {
+  S& Get(query::Labels labels) { return series_[Index(std::move(labels))]; }
+  S& at(uint32_t index) { return series_[index]; }
+
+  // The position of the series with `labels`, added when new.
+  uint32_t Index(query::Labels labels) {
     scratch_.clear();
     AppendLabelsKey(labels, &scratch_);
     const uint64_t fp = Hash64(scratch_);
     auto [it, inserted] = first_.try_emplace(fp, static_cast<uint32_t>(series_.size()));
     if (!inserted) {
       for (uint32_t i = it->second; i != kNone; i = next_[i]) {
-        if (series_[i].labels == labels) return series_[i];
+        if (series_[i].labels == labels) return i;
       }
       // A fingerprint collision: chain the new series behind the existing ones.
       uint32_t last = it->second;
@@ -135,7 +139,7 @@ class SeriesTable {
     S& s = series_.emplace_back();
     s.labels = std::move(labels);
     s.fingerprint = fp;
-    return s;
+    return static_cast<uint32_t>(series_.size() - 1);
   }
 
   std::vector<S> Take() && { return std::move(series_); }
@@ -186,7 +190,8 @@ void SortAndDedup(std::vector<P>* points, uint64_t* conflicts) {
 
 class Converter {
  public:
-  explicit Converter(const ConvertOptions& options) : options_(options) {}
+  Converter(const ConvertOptions& options, ConversionTrace* trace)
+      : options_(options), trace_(trace) {}
 
   MetricsBatch Run(const MetricsRequest& request) {
     for (int r = 0; r < request.resource_metrics_size(); ++r) {
@@ -200,7 +205,13 @@ class Converter {
           ConvertMetric(sm.metrics(m), resource, scope);
         }
       }
-      if (options_.target_info) AddTargetInfo(rm.resource().attributes(), &resource);
+      uint32_t target = ConversionTrace::kNone;
+      if (resource.sample_times.empty()) {
+        target = ConversionTrace::kUndecided;
+      } else if (options_.target_info) {
+        target = AddTargetInfo(rm.resource().attributes(), &resource);
+      }
+      if (trace_) trace_->target_info.push_back(target);
     }
     return Finish();
   }
@@ -349,12 +360,24 @@ class Converter {
     }
     stats_.data_points += static_cast<uint64_t>(points);
     if (points == 0) return;
-    if (temporality.has_value() && !CheckTemporality(*temporality, metric, points)) return;
+    const bool number = metric.data_case() == pb_metrics::Metric::kGauge ||
+                        metric.data_case() == pb_metrics::Metric::kSum;
+    const auto reject_all = [&] {
+      if (trace_ && number) {
+        trace_->number_points.insert(trace_->number_points.end(), static_cast<size_t>(points),
+                                     ConversionTrace::kNone);
+      }
+    };
+    if (temporality.has_value() && !CheckTemporality(*temporality, metric, points)) {
+      reject_all();
+      return;
+    }
 
     std::string name = NormalizeMetricName(metric.name(), metric.unit(), kind);
     if (name.empty()) {
       Reject(RejectReason::kInvalidMetricName, points, metric,
              "the metric name has no character usable in a Prometheus name");
+      reject_all();
       return;
     }
 
@@ -384,8 +407,10 @@ class Converter {
     }
   }
 
-  void AddSample(query::Labels labels, int64_t t_ms, double value) {
-    series_.Get(std::move(labels)).samples.push_back(query::SamplePoint{t_ms, value});
+  uint32_t AddSample(query::Labels labels, int64_t t_ms, double value) {
+    const uint32_t index = series_.Index(std::move(labels));
+    series_.at(index).samples.push_back(query::SamplePoint{t_ms, value});
+    return index;
   }
 
   static query::Labels WithName(const query::Labels& base, const std::string& name) {
@@ -418,6 +443,7 @@ class Converter {
     size_t accepted = 0;
     for (int i = 0; i < pts.size(); ++i) {
       const pb_metrics::NumberDataPoint& p = pts[i];
+      if (trace_) trace_->number_points.push_back(ConversionTrace::kNone);
       if (!CheckPoint(metric, p, i)) continue;
       double v;
       if (p.flags() & kNoRecordedValueFlag) {
@@ -431,7 +457,9 @@ class Converter {
         continue;
       }
       const int64_t t = NanosToMillis(p.time_unix_nano());
-      AddSample(WithName(BaseLabels(p.attributes(), resource, scope), name), t, v);
+      const uint32_t index =
+          AddSample(WithName(BaseLabels(p.attributes(), resource, scope), name), t, v);
+      if (trace_) trace_->number_points.back() = index;
       resource.sample_times.push_back(t);
       ++accepted;
     }
@@ -624,11 +652,14 @@ class Converter {
 
   // target_info{job, instance, <non-identifying resource attributes>} = 1 at the resource's
   // data point times, thinned to one per target_info_interval_ms, plus the latest.
-  void AddTargetInfo(const KeyValues& attrs, ResourceContext* resource) {
-    if (resource->sample_times.empty()) return;
+  // Returns the index of the target_info series, ConversionTrace::kNone when there is none.
+  uint32_t AddTargetInfo(const KeyValues& attrs, ResourceContext* resource) {
+    if (resource->sample_times.empty()) return ConversionTrace::kNone;
     std::vector<query::Label> labels = AttributeLabels(attrs, "", IsIdentifyingAttribute, &stats_);
-    if (labels.empty()) return;  // job and instance alone say nothing new
-    if (resource->job.empty() && resource->instance.empty()) return;  // nothing to join on
+    if (labels.empty()) return ConversionTrace::kNone;  // job and instance alone say nothing new
+    if (resource->job.empty() && resource->instance.empty()) {
+      return ConversionTrace::kNone;  // nothing to join on
+    }
     if (!resource->job.empty()) labels.push_back({std::string(kJobLabel), resource->job});
     if (!resource->instance.empty()) {
       labels.push_back({std::string(kInstanceLabel), resource->instance});
@@ -639,7 +670,8 @@ class Converter {
     std::vector<int64_t>& times = resource->sample_times;
     std::sort(times.begin(), times.end());
     times.erase(std::unique(times.begin(), times.end()), times.end());
-    Series& series = series_.Get(std::move(target));
+    const uint32_t index = series_.Index(std::move(target));
+    Series& series = series_.at(index);
     int64_t last = 0;
     for (size_t i = 0; i < times.size(); ++i) {
       if (i == 0 || i + 1 == times.size() || times[i] - last >= options_.target_info_interval_ms) {
@@ -652,6 +684,7 @@ class Converter {
       families_.emplace(kTargetInfoName, MetricFamily{std::string(kTargetInfoName),
                                                       MetricType::kGauge, "", "Target metadata"});
     }
+    return index;
   }
 
   MetricsBatch Finish() {
@@ -671,6 +704,7 @@ class Converter {
   }
 
   const ConvertOptions& options_;
+  ConversionTrace* const trace_;  // may be null
   Path path_;
   ConversionStats stats_;
   SeriesTable<Series> series_;
@@ -751,9 +785,27 @@ absl::Status ValidateOptions(const ConvertOptions& options) {
 }
 
 absl::StatusOr<MetricsBatch> ConvertMetrics(const MetricsRequest& request,
-                                            const ConvertOptions& options) {
+                                            const ConvertOptions& options, ConversionTrace* trace) {
   if (absl::Status st = ValidateOptions(options); !st.ok()) return st;
-  return Converter(options).Run(request);
+  if (trace) *trace = ConversionTrace();
+  return Converter(options, trace).Run(request);
+}
+
+MetricType MetricTypeOf(OtlpKind kind) {
+  switch (kind) {
+    case OtlpKind::kGauge:
+    case OtlpKind::kNonMonotonicSum:
+      return MetricType::kGauge;
+    case OtlpKind::kMonotonicSum:
+      return MetricType::kCounter;
+    case OtlpKind::kHistogram:
+      return MetricType::kHistogram;
+    case OtlpKind::kExponentialHistogram:
+      return MetricType::kExponentialHistogram;
+    case OtlpKind::kSummary:
+      return MetricType::kSummary;
+  }
+  return MetricType::kGauge;
 }
 
 absl::StatusOr<MetricsBatch> ConvertMetricsProtobuf(std::string_view request,

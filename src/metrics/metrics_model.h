@@ -23,6 +23,7 @@
 
 #include "absl/status/statusor.h"
 #include "metrics/exponential.h"
+#include "metrics/naming.h"
 #include "query/labels.h"
 #include "query/series_source.h"
 
@@ -122,6 +123,8 @@ struct ExponentialHistogramSeries {
 };
 
 enum class MetricType : uint8_t { kGauge, kCounter, kHistogram, kExponentialHistogram, kSummary };
+// The metric type of an OTLP instrument shape.
+MetricType MetricTypeOf(OtlpKind kind);
 // Prometheus metadata type: "gauge", "counter", "histogram" (also for exponential
 // histograms), "summary".
 std::string_view PrometheusTypeName(MetricType type);
@@ -150,9 +153,24 @@ struct MetricsBatch {
   size_t sample_count() const;
 };
 
+// Where the data points of a request went, for a caller that caches conversions by the raw
+// identity of a data point (the storage writer, with wire_points.h).
+struct ConversionTrace {
+  static constexpr uint32_t kNone = ~uint32_t{0};
+  static constexpr uint32_t kUndecided = kNone - 1;
+  // For each gauge or sum data point, in request order (resource, scope, metric, point): the
+  // index of its series in MetricsBatch::series, or kNone when it was rejected.
+  std::vector<uint32_t> number_points;
+  // For each ResourceMetrics: the index of its target_info series, kNone when it gets none,
+  // kUndecided when no data point of it was accepted (nothing said whether it would).
+  std::vector<uint32_t> target_info;
+};
+
 // Converts `request`. Fails only on invalid options; rejected data points are in `stats`.
+// `trace`, when given, is filled as described above.
 absl::StatusOr<MetricsBatch> ConvertMetrics(const MetricsRequest& request,
-                                            const ConvertOptions& options);
+                                            const ConvertOptions& options,
+                                            ConversionTrace* trace = nullptr);
 
 // Parses an ExportMetricsServiceRequest in protobuf form (a WAL batch record's request bytes)
 // and converts it; InvalidArgument when the bytes do not parse.

@@ -1,10 +1,13 @@
 #include "writer/storage_writer.h"
 
+#include <limits>
+
 #include "absl/strings/str_cat.h"
 #include "common/clock.h"
 #include "common/logging.h"
 #include "google/protobuf/arena.h"
 #include "metrics/remote_write.h"
+#include "opentelemetry/proto/collector/metrics/v1/metrics_service.pb.h"
 #include "signal/batch.h"
 #include "storage/schema.h"
 #include "writer/otlp_rows.h"
@@ -37,7 +40,12 @@ google::protobuf::Arena& ThreadArena() {
 }  // namespace
 
 StorageWriter::StorageWriter(wal::Wal* wal, storage::Store* store, StorageWriterOptions options)
-    : wal_(wal), store_(store), options_(std::move(options)) {}
+    : wal_(wal), store_(store), options_(std::move(options)) {
+  if (options_.metrics_cache_points > 0) {
+    metrics_cache_ =
+        std::make_unique<MetricsSeriesCache>(options_.convert, options_.metrics_cache_points);
+  }
+}
 
 StorageWriter::~StorageWriter() { Stop(); }
 
@@ -59,8 +67,85 @@ absl::Status StorageWriter::ApplyExponentialHistograms(int64_t tenant, uint64_t 
   return store_->Append(tenant, storage::Table::kExpHistograms, rows, lsn);
 }
 
+absl::Status StorageWriter::UpdateMetadata(int64_t tenant,
+                                           std::vector<query::MetricMetadata> families) {
+  std::vector<query::MetricMetadata> changed;
+  for (query::MetricMetadata& m : families) {
+    auto it = metadata_sent_.find(std::make_pair(tenant, m.metric));
+    if (it != metadata_sent_.end() && it->second.type == m.type && it->second.help == m.help &&
+        it->second.unit == m.unit) {
+      continue;
+    }
+    changed.push_back(std::move(m));
+  }
+  if (changed.empty()) return absl::OkStatus();
+  if (auto s = store_->UpdateMetadata(tenant, changed); !s.ok()) return s;
+  if (metadata_sent_.size() + changed.size() > kMaxMetadataCache) metadata_sent_.clear();
+  for (query::MetricMetadata& m : changed) {
+    std::string name = m.metric;
+    metadata_sent_.insert_or_assign(std::make_pair(tenant, std::move(name)), std::move(m));
+  }
+  return absl::OkStatus();
+}
+
+absl::Status StorageWriter::ApplyOtlpMetrics(int64_t tenant, uint64_t lsn, std::string_view request,
+                                             uint64_t* rows, absl::Status* unconvertible) {
+  const auto metadata = [](std::vector<metrics::MetricFamily>& families) {
+    std::vector<query::MetricMetadata> md;
+    md.reserve(families.size());
+    for (auto& f : families) {
+      md.push_back({std::move(f.name), std::string(metrics::PrometheusTypeName(f.type)),
+                    std::move(f.help), std::move(f.unit)});
+    }
+    return md;
+  };
+  if (metrics_cache_) {
+    storage::ColumnBatch samples = storage::SamplesSchema().NewBatch();
+    std::vector<metrics::MetricFamily> families;
+    if (metrics_cache_->TryConvert(tenant, request, &samples, &families)) {
+      *rows = samples.rows();
+      if (auto s = UpdateMetadata(tenant, metadata(families)); !s.ok()) return s;
+      if (samples.rows() == 0) return absl::OkStatus();
+      return store_->Append(tenant, storage::Table::kSamples, samples, lsn);
+    }
+  }
+  google::protobuf::Arena& arena = ThreadArena();
+  auto* req = google::protobuf::Arena::CreateMessage<metrics::MetricsRequest>(&arena);
+  if (request.size() > static_cast<size_t>(std::numeric_limits<int>::max()) ||
+      !req->ParseFromArray(request.data(), static_cast<int>(request.size()))) {
+    arena.Reset();
+    *unconvertible = absl::DataLossError(
+        absl::StrCat("metrics request of ", request.size(), " bytes does not parse as protobuf"));
+    return absl::OkStatus();
+  }
+  metrics::ConversionTrace trace;
+  auto batch = metrics::ConvertMetrics(*req, options_.convert, metrics_cache_ ? &trace : nullptr);
+  arena.Reset();
+  if (!batch.ok()) {
+    *unconvertible = batch.status();
+    return absl::OkStatus();
+  }
+  if (options_.observer) {
+    for (size_t r = 0; r < metrics::kRejectReasonCount; ++r) {
+      if (batch->stats.rejected[r] == 0) continue;
+      options_.observer->OnRejectedPoints(
+          SignalType::kMetrics, metrics::RejectReasonName(static_cast<metrics::RejectReason>(r)),
+          batch->stats.rejected[r]);
+    }
+  }
+  *rows = batch->sample_count();
+  std::vector<int64_t> ids;
+  auto s = ApplyMetrics(tenant, lsn, *batch, &ids);
+  // The ids are the index's whatever happened to the append (it is retried).
+  if (metrics_cache_ && ids.size() == batch->series.size()) {
+    metrics_cache_->Learn(tenant, request, trace, ids);
+  }
+  return s;
+}
+
 absl::Status StorageWriter::ApplyMetrics(int64_t tenant, uint64_t lsn,
-                                         const metrics::MetricsBatch& batch) {
+                                         const metrics::MetricsBatch& batch,
+                                         std::vector<int64_t>* ids_out) {
   if (auto s = ApplyExponentialHistograms(tenant, lsn, batch); !s.ok()) return s;
   if (batch.series.empty()) return absl::OkStatus();
   std::vector<const query::Labels*> labels;
@@ -68,6 +153,7 @@ absl::Status StorageWriter::ApplyMetrics(int64_t tenant, uint64_t lsn,
   for (const auto& s : batch.series) labels.push_back(&s.labels);
   auto ids = store_->ResolveSeries(tenant, labels);
   if (!ids.ok()) return ids.status();
+  if (ids_out) *ids_out = *ids;
   storage::ColumnBatch rows = storage::SamplesSchema().NewBatch();
   auto& sid = std::get<0>(rows.columns[0]);
   auto& time = std::get<0>(rows.columns[1]);
@@ -89,7 +175,7 @@ absl::Status StorageWriter::ApplyMetrics(int64_t tenant, uint64_t lsn,
     for (const auto& f : batch.families) {
       md.push_back({f.name, std::string(metrics::PrometheusTypeName(f.type)), f.help, f.unit});
     }
-    if (auto s = store_->UpdateMetadata(tenant, md); !s.ok()) return s;
+    if (auto s = UpdateMetadata(tenant, std::move(md)); !s.ok()) return s;
   }
   return store_->Append(tenant, storage::Table::kSamples, rows, lsn);
 }
@@ -144,18 +230,9 @@ absl::Status StorageWriter::Apply(uint64_t lsn, std::string_view payload) {
       break;
     }
     case SignalType::kMetrics: {
-      auto batch = metrics::ConvertMetricsProtobuf(record->request, options_.convert);
-      if (!batch.ok()) return bad(batch.status());
-      if (options_.observer) {
-        for (size_t r = 0; r < metrics::kRejectReasonCount; ++r) {
-          if (batch->stats.rejected[r] == 0) continue;
-          options_.observer->OnRejectedPoints(
-              type, metrics::RejectReasonName(static_cast<metrics::RejectReason>(r)),
-              batch->stats.rejected[r]);
-        }
-      }
-      rows = batch->sample_count();
-      stored = ApplyMetrics(tenant, lsn, *batch);
+      absl::Status unconvertible;
+      stored = ApplyOtlpMetrics(tenant, lsn, record->request, &rows, &unconvertible);
+      if (!unconvertible.ok()) return bad(unconvertible);
       break;
     }
     case SignalType::kPrometheus: {
@@ -168,7 +245,7 @@ absl::Status StorageWriter::Apply(uint64_t lsn, std::string_view payload) {
         for (const auto& f : batch->metadata) {
           md.push_back({f.name, std::string(metrics::MetadataTypeName(f.type)), f.help, f.unit});
         }
-        if (auto s = store_->UpdateMetadata(tenant, md); !s.ok()) return s;
+        if (auto s = UpdateMetadata(tenant, std::move(md)); !s.ok()) return s;
       }
       rows = batch->sample_count();
       stored = ApplyMetrics(tenant, lsn, batch->metrics);

@@ -19,15 +19,21 @@
 #include <condition_variable>
 #include <cstdint>
 #include <functional>
+#include <memory>
 #include <mutex>
+#include <string>
 #include <thread>
+#include <utility>
+#include <vector>
 
+#include "absl/container/flat_hash_map.h"
 #include "absl/status/status.h"
 #include "absl/time/time.h"
 #include "metrics/metrics_model.h"
 #include "signal/batch.h"
 #include "storage/store.h"
 #include "wal/wal.h"
+#include "writer/metrics_cache.h"
 
 namespace observex::writer {
 
@@ -51,6 +57,9 @@ struct StorageWriterOptions {
   absl::Duration checkpoint_interval = absl::Seconds(1);
   // Pause after a Store error before the entry is tried again.
   absl::Duration retry_interval = absl::Seconds(1);
+  // Bound of the cache from raw OTLP point identities to series ids (metrics_cache.h), in
+  // points; 0 turns it off (every metrics request is then converted in full).
+  size_t metrics_cache_points = 1'000'000;
   StorageWriterObserver* observer = nullptr;  // not owned; may be null
 };
 
@@ -77,7 +86,17 @@ class StorageWriter {
 
  private:
   absl::Status Apply(uint64_t lsn, std::string_view payload);
-  absl::Status ApplyMetrics(int64_t tenant, uint64_t lsn, const metrics::MetricsBatch& batch);
+  // OTLP metrics: from the cache when it knows every point, else converted in full (and
+  // then learned by the cache). Sets `rows` to the samples stored, and `unconvertible` when
+  // the request cannot be converted (then nothing is stored). Returns the Store's error.
+  absl::Status ApplyOtlpMetrics(int64_t tenant, uint64_t lsn, std::string_view request,
+                                uint64_t* rows, absl::Status* unconvertible);
+  // Stores the batch's samples; `ids`, when given, receives the series ids of batch.series.
+  absl::Status ApplyMetrics(int64_t tenant, uint64_t lsn, const metrics::MetricsBatch& batch,
+                            std::vector<int64_t>* ids = nullptr);
+  // Store::UpdateMetadata with only the families whose metadata differs from what this
+  // writer last recorded for the tenant.
+  absl::Status UpdateMetadata(int64_t tenant, std::vector<query::MetricMetadata> families);
   // Exponential histogram points, whole, in the exp_histograms table (their classic buckets
   // are ordinary series); their series get no days in the index, so the Prometheus look-ups
   // do not list them.
@@ -90,6 +109,11 @@ class StorageWriter {
   wal::Wal* const wal_;
   storage::Store* const store_;
   const StorageWriterOptions options_;
+  // Used by the thread that applies entries (Recover's caller, then the tail thread).
+  std::unique_ptr<MetricsSeriesCache> metrics_cache_;  // null when turned off
+  // (tenant, metric name) -> the metadata last recorded; dropped whole at kMaxMetadataCache.
+  static constexpr size_t kMaxMetadataCache = 100'000;
+  absl::flat_hash_map<std::pair<int64_t, std::string>, query::MetricMetadata> metadata_sent_;
   std::atomic<uint64_t> next_lsn_{0};
   absl::Time last_checkpoint_ = absl::InfinitePast();
 
