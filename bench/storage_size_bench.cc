@@ -8,6 +8,8 @@
 //                      [--logs 1000000] [--seed 1]
 //   storage_size_bench --out DIR --samples-text-only [--hours 24] [--chunk-bytes N] ...
 //
+// --observex-only skips the peers' sample files (samples.om, samples.prom: gigabytes), for
+// quick size iterations with --spans 0 --logs 0; allows up to 24 hours.
 // --samples-text-only writes only the peers' sample files (no parts, spans or logs) and allows
 // up to 24 hours; bench/promql_peers.sh loads them into every system it queries. With
 // --chunk-bytes, the Prometheus text goes to samples-prom/NNNNN.prom instead of samples.prom:
@@ -100,6 +102,7 @@ struct Options {
   fs::path out;
   int series = 10000;
   double hours = 6;
+  bool observex_only = false;  // no sample files for the peers
   int64_t spans = 1'000'000;
   int64_t logs = 1'000'000;
   uint64_t seed = 1;
@@ -111,6 +114,8 @@ void Usage() {
   std::fprintf(stderr,
                "usage: storage_size_bench --out DIR [--series N] [--hours H] [--spans N] "
                "[--logs N] [--seed S]\n"
+               "       storage_size_bench --out DIR --observex-only [--hours H] ... (no peer "
+               "sample files)\n"
                "       storage_size_bench --out DIR --samples-text-only [--series N] [--hours H] "
                "[--chunk-bytes N] [--seed S]\n");
 }
@@ -120,6 +125,10 @@ bool ParseArgs(int argc, char** argv, Options* o) {
     const std::string_view a = argv[i];
     if (a == "--samples-text-only") {
       o->samples_text_only = true;
+      continue;
+    }
+    if (a == "--observex-only") {
+      o->observex_only = true;
       continue;
     }
     if (i + 1 >= argc) {
@@ -146,10 +155,12 @@ bool ParseArgs(int argc, char** argv, Options* o) {
       return false;
     }
   }
-  // The text for the peers may cover the whole day.
-  const double max_hours = o->samples_text_only ? 24 : 23;
+  // The text for the peers, or ObserveX's parts alone, may cover the whole day (the scrapes
+  // of its last minute that fall after midnight go to a second part).
+  const double max_hours = o->samples_text_only || o->observex_only ? 24 : 23;
   if (o->out.empty() || o->series <= 0 || o->hours <= 0 || o->hours > max_hours || o->spans < 0 ||
-      o->logs < 0 || o->chunk_bytes < 0 || (o->chunk_bytes > 0 && !o->samples_text_only)) {
+      o->logs < 0 || o->chunk_bytes < 0 || (o->chunk_bytes > 0 && !o->samples_text_only) ||
+      (o->observex_only && o->samples_text_only)) {
     Usage();
     return false;
   }
@@ -855,9 +866,10 @@ std::vector<uint32_t> SeriesRuns(const std::vector<int64_t>& ids, size_t begin, 
 
 // Where the samples' bytes go, for the report: `rows` is in part order (series, time).
 //  - the time and value columns in the segmented encoding, as the part writer stores them
-//    (one sub-encoding per series run inside each block of 8,192 rows), against part format
-//    2's choice of one encoding per column per block (kDelta; kDecimal, which falls back to
-//    kGorilla for the whole block when one value in it is not a short decimal).
+//    (one sub-encoding per series run inside each block of 8,192 rows; for the time column
+//    without the part's shared time sequences, i.e. as part format 3 stored it), against
+//    part format 2's choice of one encoding per column per block (kDelta; kDecimal, which falls
+//    back to kGorilla for the whole block when one value in it is not a short decimal).
 //  - the value column with every value rounded to 12 significant digits, which is what
 //    VictoriaMetrics keeps (it is not bit-exact; ObserveX and Prometheus are), to compare
 //    like with like.
@@ -910,7 +922,9 @@ std::string AnalyzeSamples(const SampleData& d, const std::vector<int64_t>& seri
   std::string out;
   out += "whatif samples blocks " + std::to_string(blocks) + " v2_gorilla_fallback " +
          std::to_string(gorilla_blocks) + "\n";
-  out += "whatif samples time segmented " + std::to_string(time_seg) + " " + per(time_seg) +
+  // Parts now store the time sequences a target's series share once (the column file's
+  // bytes above); this is the segmented time column without them, as part format 3 had it.
+  out += "whatif samples time format3_segmented " + std::to_string(time_seg) + " " + per(time_seg) +
          " v2_delta_per_block " + std::to_string(time_v2) + " " + per(time_v2) + "\n";
   out += "whatif samples value segmented " + std::to_string(value_seg) + " " + per(value_seg) +
          " v2_decimal_per_block " + std::to_string(value_v2) + " " + per(value_v2) + "\n";
@@ -2265,7 +2279,7 @@ int Run(const Options& o) {
                 d.series.size(), static_cast<long long>(d.samples),
                 100.0 * static_cast<double>(full) / static_cast<double>(d.series.size()));
     std::fflush(stdout);
-    if (!WriteSampleFiles(d, o.out, o.chunk_bytes)) return 1;
+    if (!o.observex_only && !WriteSampleFiles(d, o.out, o.chunk_bytes)) return 1;
     if (o.samples_text_only) {
       std::string phases = "phases_ms";
       for (int64_t p : d.phases_ms) phases += " " + std::to_string(p);

@@ -604,9 +604,10 @@ absl::Status DecodeSparse(const char** pp, const char* end, size_t n, uint64_t* 
 // length` (each >= 1, summing to n), then per run `u8 kind` and the kind's body.
 
 enum IntRun : uint8_t {
-  kIntDelta = 1,  // a kDelta stream without its count
-  kIntGrid = 2,   // varint zigzag(first), varint zigzag(step), sparse skips, sparse jitter
-  kIntCopy = 3,   // the previous run's values again (same length); no body
+  kIntDelta = 1,   // a kDelta stream without its count
+  kIntGrid = 2,    // varint zigzag(first), varint zigzag(step), sparse skips, sparse jitter
+  kIntCopy = 3,    // the previous run's values again (same length); no body
+  kIntShared = 4,  // varint entry, varint offset: a slice of one of the part's shared sequences
 };
 
 enum FloatRun : uint8_t {
@@ -692,13 +693,20 @@ struct SegmentScratch {
   std::vector<uint64_t> u1, u2;
 };
 
-void EncodeSegmentedInt(const int64_t* v, const std::vector<uint32_t>& runs, std::string* out) {
+void EncodeSegmentedInt(const int64_t* v, const std::vector<uint32_t>& runs,
+                        std::span<const SequenceRef> refs, std::string* out) {
   SegmentScratch s;
   size_t at = 0, prev_len = 0;
-  for (uint32_t len : runs) {
+  if (refs.size() != runs.size()) refs = {};
+  for (size_t ri = 0; ri < runs.size(); ++ri) {
+    const uint32_t len = runs[ri];
     const int64_t* r = v + at;
     if (len == prev_len && std::equal(r, r + len, r - len)) {
       out->push_back(static_cast<char>(kIntCopy));
+    } else if (!refs.empty() && refs[ri].entry != kNoSequence) {
+      out->push_back(static_cast<char>(kIntShared));
+      PutVarint(out, refs[ri].entry);
+      PutVarint(out, refs[ri].offset);
     } else {
       s.a.clear();
       s.a.push_back(static_cast<char>(kIntDelta));
@@ -811,8 +819,12 @@ absl::Status ReadRunHeader(const char** p, const char* end, size_t rows,
 }
 
 absl::Status DecodeSegmentedInt(const char** p, const char* end, size_t rows,
-                                std::vector<int64_t>* out) {
+                                std::vector<int64_t>* out,
+                                std::span<const SharedSequence> sequences) {
   std::vector<uint32_t> runs;
+  // The shared sequence decoded last: runs of one block mostly refer to the same one.
+  std::vector<int64_t> shared;
+  uint64_t shared_entry = UINT64_MAX;
   if (auto s = ReadRunHeader(p, end, rows, &runs); !s.ok()) return s;
   out->resize(rows);
   int64_t* dst = out->data();
@@ -858,6 +870,35 @@ absl::Status DecodeSegmentedInt(const char** p, const char* end, size_t rows,
         if (prev_len != len) return Malformed("segmented", "copy of a run of another length");
         std::memcpy(r, r - len, len * sizeof(int64_t));
         break;
+      case kIntShared: {
+        uint64_t entry, offset;
+        if (!GetVarint(p, end, &entry) || !GetVarint(p, end, &offset)) {
+          return Malformed("segmented", "truncated shared sequence reference");
+        }
+        if (entry >= sequences.size()) {
+          return Malformed("segmented", absl::StrCat("shared sequence ", entry, " of ",
+                                                     sequences.size(), " in the part"));
+        }
+        const SharedSequence& seq = sequences[entry];
+        if (offset > seq.values || len > seq.values - offset) {
+          return Malformed("segmented", absl::StrCat("values [", offset, ", ", offset + len,
+                                                     ") of a shared sequence of ", seq.values));
+        }
+        if (shared_entry != entry) {
+          // Shared sequences hold no references themselves (decoded without any).
+          const char* q = seq.encoded.data();
+          const char* qend = q + seq.encoded.size();
+          auto s = DecodeSegmentedInt(&q, qend, seq.values, &shared, {});
+          if (s.ok() && q != qend) s = Malformed("segmented", "bytes after a shared sequence");
+          if (!s.ok()) {
+            shared_entry = UINT64_MAX;
+            return absl::DataLossError(absl::StrCat("shared sequence ", entry, ": ", s.message()));
+          }
+          shared_entry = entry;
+        }
+        std::memcpy(r, shared.data() + offset, len * sizeof(int64_t));
+        break;
+      }
       default:
         return Malformed("segmented", absl::StrCat("int64 run kind ", kind));
     }
@@ -1125,8 +1166,18 @@ bool EncodingFits(Encoding encoding, ColumnType type) {
   return false;
 }
 
+SharedSequence MakeSharedSequence(std::span<const int64_t> values) {
+  SharedSequence seq;
+  seq.values = static_cast<uint32_t>(values.size());
+  const std::vector<uint32_t> lengths = RunLengths({}, values.size());
+  PutRunHeader(lengths, values.size(), &seq.encoded);
+  EncodeSegmentedInt(values.data(), lengths, {}, &seq.encoded);
+  return seq;
+}
+
 Encoding EncodeColumn(const Column& column, size_t begin, size_t end, Encoding preferred,
-                      std::string* out, std::span<const uint32_t> runs) {
+                      std::string* out, std::span<const uint32_t> runs,
+                      std::span<const SequenceRef> refs) {
   const ColumnType type = TypeOf(column);
   if (!EncodingFits(preferred, type)) preferred = DefaultEncoding(type);
   const size_t n = end - begin;
@@ -1134,7 +1185,7 @@ Encoding EncodeColumn(const Column& column, size_t begin, size_t end, Encoding p
     const std::vector<uint32_t> lengths = RunLengths(runs, n);
     PutRunHeader(lengths, n, out);
     if (type == ColumnType::kInt64) {
-      EncodeSegmentedInt(std::get<0>(column).data() + begin, lengths, out);
+      EncodeSegmentedInt(std::get<0>(column).data() + begin, lengths, refs, out);
     } else {
       EncodeSegmentedFloat(std::get<1>(column).data() + begin, lengths, out);
     }
@@ -1186,7 +1237,7 @@ Encoding EncodeColumn(const Column& column, size_t begin, size_t end, Encoding p
 }
 
 absl::Status DecodeColumn(std::string_view in, ColumnType type, Encoding encoding, size_t rows,
-                          Column* out) {
+                          Column* out, std::span<const SharedSequence> sequences) {
   if (!EncodingFits(encoding, type)) {
     return absl::InvalidArgumentError(absl::StrCat("encoding ", static_cast<int>(encoding),
                                                    " cannot hold a ",
@@ -1200,7 +1251,7 @@ absl::Status DecodeColumn(std::string_view in, ColumnType type, Encoding encodin
     case ColumnType::kInt64: {
       auto* v = &std::get<0>(*out);
       if (encoding == Encoding::kSegmented) {
-        s = DecodeSegmentedInt(&p, end, rows, v);
+        s = DecodeSegmentedInt(&p, end, rows, v, sequences);
       } else {
         s = encoding == Encoding::kPlain ? DecodePlainInt(&p, end, rows, v)
                                          : DecodeDelta(&p, end, rows, v);

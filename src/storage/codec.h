@@ -59,21 +59,45 @@ std::string_view CompressionName(Compression compression);
 // Whether `encoding` can hold a column of `type` (what decoders accept).
 bool EncodingFits(Encoding encoding, ColumnType type);
 
+// A sequence of int64 values stored once per part (the manifest's shared time sequences) that
+// runs of kSegmented int64 blocks may refer to: the series of one scrape target share their
+// scrape times, so the part stores those times once and each block run names a slice.
+// `encoded` is a kSegmented int64 block of the `values` values in one run.
+struct SharedSequence {
+  uint32_t values = 0;
+  std::string encoded;
+  friend bool operator==(const SharedSequence&, const SharedSequence&) = default;
+};
+inline constexpr uint32_t kNoSequence = UINT32_MAX;
+// Longest shared sequence (decoders allocate this many values for one).
+inline constexpr uint32_t kMaxSharedSequenceValues = 1u << 20;
+// Where one run's values lie among the shared sequences: values [offset, offset + run length)
+// of sequence `entry`; kNoSequence when they are not shared.
+struct SequenceRef {
+  uint32_t entry = kNoSequence;
+  uint32_t offset = 0;
+};
+// Encodes values as a SharedSequence.
+SharedSequence MakeSharedSequence(std::span<const int64_t> values);
+
 // Appends the encoding of rows [begin, end) of `column` to *out and returns the encoding
 // used. `preferred` is a hint: kDecimal falls back to kGorilla when a value is not a short
 // decimal, kDictionary falls back to kPlain when more than half the values are distinct;
 // an encoding that does not fit the column's type is replaced by the type's default
 // (int64 kDelta, float64 kDecimal, string kDictionary). `runs` matters to kSegmented only:
 // the lengths of consecutive runs covering [begin, end) in order; empty, or lengths that do
-// not add up to end - begin, mean one run.
+// not add up to end - begin, mean one run. `refs` (kSegmented int64 only, one per run, else
+// ignored) says which runs equal a slice of a shared sequence; such runs refer to it.
 Encoding EncodeColumn(const Column& column, size_t begin, size_t end, Encoding preferred,
-                      std::string* out, std::span<const uint32_t> runs = {});
+                      std::string* out, std::span<const uint32_t> runs = {},
+                      std::span<const SequenceRef> refs = {});
 
 // Decodes a block of exactly `rows` values into *out, replacing its content and type.
 // DataLoss when the bytes are malformed or hold another row count; InvalidArgument when
-// `encoding` does not fit `type`.
+// `encoding` does not fit `type`. `sequences` are the part's shared sequences, which runs of
+// kSegmented int64 blocks may refer to (a reference to a missing one is malformed).
 absl::Status DecodeColumn(std::string_view in, ColumnType type, Encoding encoding, size_t rows,
-                          Column* out);
+                          Column* out, std::span<const SharedSequence> sequences = {});
 
 // Compresses encoded blocks with a reused zstd context.
 class BlockCompressor {

@@ -1,5 +1,7 @@
 #include "storage/manifest.h"
 
+#include <zstd.h>
+
 #include <cstring>
 
 #include "absl/strings/str_cat.h"
@@ -10,8 +12,14 @@ namespace observex::storage {
 namespace {
 
 constexpr uint32_t kManifestMagic = 0x4D50584Fu;  // bytes "OXPM"
-constexpr size_t kPrefixBytes = 12;               // magic | version | body length
+// magic | version | body length | compression | raw length
+constexpr size_t kPrefixBytes = 17;
 constexpr uint32_t kMaxColumns = 4096;
+// zstd level of manifest bodies: written once per part, read at every open, so a slower
+// level pays; larger manifests (long merged parts) get a faster one.
+constexpr int kManifestZstdLevel = 15;
+constexpr int kLargeManifestZstdLevel = 9;
+constexpr size_t kLargeManifestBytes = 4u << 20;
 
 class Writer {
  public:
@@ -142,9 +150,6 @@ std::string BloomFileName(std::string_view column) {
 
 std::string EncodeManifest(const Manifest& m) {
   Writer w;
-  w.U32(kManifestMagic);
-  w.U32(m.version);
-  w.U32(0);  // body length, patched below
   w.U8(static_cast<uint8_t>(m.table));
   w.I64(m.tenant_id);
   w.I32(m.day);
@@ -178,29 +183,49 @@ std::string EncodeManifest(const Manifest& m) {
     w.I64(b.max_time);
     PutKey(w, b.first_key);
     PutKey(w, b.last_key);
+    // Offsets are not stored: each column's blocks tile its file in order.
     for (const auto& c : b.columns) {
-      w.U64(c.offset);
       w.U32(c.stored_len);
       w.U32(c.raw_len);
       w.U8(static_cast<uint8_t>(c.encoding));
       w.U8(static_cast<uint8_t>(c.compression));
     }
   }
-  std::string& out = w.out();
+  w.U32(static_cast<uint32_t>(m.time_sequences.size()));
+  for (const auto& seq : m.time_sequences) {
+    w.U32(seq.values);
+    w.Str(seq.encoded);
+  }
+  const std::string& raw = w.out();
+  std::string out;
+  bits::PutFixed32(&out, kManifestMagic);
+  bits::PutFixed32(&out, m.version);
+  bits::PutFixed32(&out, 0);  // body length, patched below
+  out.push_back(static_cast<char>(Compression::kZstd));
+  bits::PutFixed32(&out, static_cast<uint32_t>(raw.size()));
+  out.resize(kPrefixBytes + ZSTD_compressBound(raw.size()));
+  const size_t n = ZSTD_compress(
+      out.data() + kPrefixBytes, out.size() - kPrefixBytes, raw.data(), raw.size(),
+      raw.size() > kLargeManifestBytes ? kLargeManifestZstdLevel : kManifestZstdLevel);
+  if (ZSTD_isError(n)) {
+    // Only allocation can fail here: store the body as it is.
+    out.resize(kPrefixBytes);
+    out[12] = static_cast<char>(Compression::kNone);
+    out.append(raw);
+  } else {
+    out.resize(kPrefixBytes + n);
+  }
   const uint32_t body_len = static_cast<uint32_t>(out.size() - kPrefixBytes);
   std::memcpy(out.data() + 8, &body_len, 4);
   bits::PutFixed32(&out, wal::crc32c::Value(out.data(), out.size()));
-  return std::move(out);
+  return out;
 }
 
 absl::StatusOr<Manifest> DecodeManifest(std::string_view bytes) {
-  if (bytes.size() < kPrefixBytes + 4) {
+  // Magic, version and checksum sit where every version put them, so an old part is named
+  // by its version rather than reported as damaged.
+  if (bytes.size() < 16) {
     return absl::DataLossError(absl::StrCat("manifest has only ", bytes.size(), " bytes"));
-  }
-  const uint32_t body_len = bits::LoadFixed32(bytes.data() + 8);
-  if (body_len != bytes.size() - kPrefixBytes - 4) {
-    return absl::DataLossError(
-        absl::StrCat("manifest claims a ", body_len, "-byte body in ", bytes.size(), " bytes"));
   }
   const uint32_t crc = bits::LoadFixed32(bytes.data() + bytes.size() - 4);
   if (wal::crc32c::Value(bytes.data(), bytes.size() - 4) != crc) {
@@ -215,7 +240,41 @@ absl::StatusOr<Manifest> DecodeManifest(std::string_view bytes) {
     return absl::DataLossError(absl::StrCat("manifest has format version ", m.version,
                                             "; this build reads version ", kPartFormatVersion));
   }
-  Reader r(bytes.substr(kPrefixBytes, body_len));
+  if (bytes.size() < kPrefixBytes + 4) {
+    return absl::DataLossError(absl::StrCat("manifest has only ", bytes.size(), " bytes"));
+  }
+  const uint32_t body_len = bits::LoadFixed32(bytes.data() + 8);
+  if (body_len != bytes.size() - kPrefixBytes - 4) {
+    return absl::DataLossError(
+        absl::StrCat("manifest claims a ", body_len, "-byte body in ", bytes.size(), " bytes"));
+  }
+  const uint8_t compression = static_cast<uint8_t>(bytes[12]);
+  const uint32_t raw_len = bits::LoadFixed32(bytes.data() + 13);
+  const std::string_view stored = bytes.substr(kPrefixBytes, body_len);
+  std::string decompressed;
+  std::string_view body;
+  if (compression == static_cast<uint8_t>(Compression::kNone)) {
+    if (raw_len != body_len) {
+      return absl::DataLossError(
+          absl::StrCat("manifest body of ", body_len, " bytes claims ", raw_len, " uncompressed"));
+    }
+    body = stored;
+  } else if (compression == static_cast<uint8_t>(Compression::kZstd)) {
+    if (raw_len > kMaxManifestBytes) {
+      return absl::DataLossError(absl::StrCat("manifest claims ", raw_len, " bytes uncompressed"));
+    }
+    decompressed.resize(raw_len);
+    const size_t n =
+        ZSTD_decompress(decompressed.data(), decompressed.size(), stored.data(), stored.size());
+    if (ZSTD_isError(n) || n != raw_len) {
+      return absl::DataLossError(
+          absl::StrCat("manifest body does not decompress to ", raw_len, " bytes"));
+    }
+    body = decompressed;
+  } else {
+    return absl::DataLossError(absl::StrCat("manifest has compression ", compression));
+  }
+  Reader r(body);
   const uint8_t table = r.U8("table");
   if (table < 1 || table > static_cast<uint32_t>(std::size(kAllTables))) {
     r.Fail(absl::StrCat("table id ", table));
@@ -264,8 +323,9 @@ absl::StatusOr<Manifest> DecodeManifest(std::string_view bytes) {
     r.Fail(absl::StrCat("bloom column ", m.bloom_column));
   }
   m.bloom_bytes = r.U64("bloom bytes");
-  const uint32_t nblocks = r.Count("block count", 28 + 18 * static_cast<size_t>(ncols));
+  const uint32_t nblocks = r.Count("block count", 28 + 10 * static_cast<size_t>(ncols));
   uint64_t total_rows = 0;
+  std::vector<uint64_t> offsets(ncols, 0);
   for (uint32_t i = 0; i < nblocks && r.failed().empty(); ++i) {
     BlockMeta b;
     b.rows = r.U32("block rows");
@@ -280,8 +340,9 @@ absl::StatusOr<Manifest> DecodeManifest(std::string_view bytes) {
     total_rows += b.rows;
     for (uint32_t c = 0; c < ncols && r.failed().empty(); ++c) {
       BlockColumnRef ref;
-      ref.offset = r.U64("block offset");
+      ref.offset = offsets[c];
       ref.stored_len = r.U32("block stored length");
+      offsets[c] += kBlockHeaderBytes + ref.stored_len;
       ref.raw_len = r.U32("block raw length");
       const uint8_t enc = r.U8("block encoding");
       const uint8_t comp = r.U8("block compression");
@@ -295,7 +356,17 @@ absl::StatusOr<Manifest> DecodeManifest(std::string_view bytes) {
     }
     m.blocks.push_back(std::move(b));
   }
-  if (r.failed().empty() && !r.at_end()) r.Fail("bytes after the last block");
+  const uint32_t nseq = r.Count("shared sequence count", 8);
+  for (uint32_t i = 0; i < nseq && r.failed().empty(); ++i) {
+    SharedSequence seq;
+    seq.values = r.U32("shared sequence length");
+    seq.encoded = r.Str("shared sequence");
+    if (seq.values == 0 || seq.values > kMaxSharedSequenceValues) {
+      r.Fail(absl::StrCat("shared sequence ", i, " of ", seq.values, " values"));
+    }
+    m.time_sequences.push_back(std::move(seq));
+  }
+  if (r.failed().empty() && !r.at_end()) r.Fail("bytes after the shared sequences");
   if (r.failed().empty() && total_rows != m.rows) {
     r.Fail(absl::StrCat("blocks hold ", total_rows, " rows, manifest says ", m.rows));
   }

@@ -1,8 +1,9 @@
 // The manifest of an immutable part: what the part holds (tenant, table, day, rows, time
 // range, the WAL LSN range it was built from), its columns with their byte counts, and the
 // sparse index: for every block of rows its row count, min/max time, first and last sort key,
-// and where each column's block lies in the column file with its encoding. Encoded as one
-// checksummed record (docs/part-format.md). Plain values; thread-compatible.
+// and where each column's block lies in the column file with its encoding; and the time
+// sequences the part's series share. Encoded as one checksummed, zstd-compressed record
+// (docs/part-format.md). Plain values; thread-compatible.
 #pragma once
 
 #include <cstdint>
@@ -21,7 +22,9 @@ namespace observex::storage {
 
 // 2: Bloom keys per (block, trace id); spans/logs gained the *_extra columns.
 // 3: samples' time and value columns in the segmented encoding (one sub-encoding per series).
-inline constexpr uint32_t kPartFormatVersion = 3;
+// 4: the manifest body is zstd-compressed and holds the part's shared time sequences, which
+//    segmented time runs refer to.
+inline constexpr uint32_t kPartFormatVersion = 4;
 inline constexpr char kManifestFileName[] = "MANIFEST";
 // Largest manifest a reader accepts, so a corrupt size can never make it allocate more.
 inline constexpr uint64_t kMaxManifestBytes = 64ull << 20;
@@ -85,12 +88,15 @@ struct Manifest {
   int bloom_column = -1;  // column indexed by the Bloom filter file, or -1
   uint64_t bloom_bytes = 0;
   std::vector<BlockMeta> blocks;
+  // Time sequences several series of the part share, stored once; kSegmented blocks of the
+  // time column refer to them (codec.h SharedSequence). Empty for most tables.
+  std::vector<SharedSequence> time_sequences;
 
   int ColumnIndex(std::string_view name) const;
   friend bool operator==(const Manifest&, const Manifest&) = default;
 };
 
-// magic | version | body length | body | crc32c.
+// magic | version | body length | compression | raw length | body | crc32c.
 std::string EncodeManifest(const Manifest& manifest);
 // DataLoss when the bytes fail the checksum or do not parse; the message names the field.
 absl::StatusOr<Manifest> DecodeManifest(std::string_view bytes);

@@ -134,7 +134,8 @@ absl::Status PartReader::ReadBlock(int column, size_t block, BlockReadContext& c
   if (auto s = ctx.decompressor.Decompress(stored, ref.compression, ref.raw_len, &raw); !s.ok()) {
     return Corrupt(file, absl::StrCat("block ", block, ": ", s.message()));
   }
-  if (auto s = DecodeColumn(raw, meta.type, ref.encoding, blk.rows, out); !s.ok()) {
+  if (auto s = DecodeColumn(raw, meta.type, ref.encoding, blk.rows, out, manifest_.time_sequences);
+      !s.ok()) {
     return Corrupt(file, absl::StrCat("block ", block, ": ", s.message()));
   }
   return absl::OkStatus();

@@ -5,6 +5,7 @@
 #include <numeric>
 #include <system_error>
 
+#include "absl/container/flat_hash_map.h"
 #include "absl/container/flat_hash_set.h"
 #include "absl/strings/str_cat.h"
 #include "absl/time/civil_time.h"
@@ -111,6 +112,98 @@ std::vector<uint32_t> KeyRuns(const ColumnBatch& rows, const std::vector<int>& p
   return runs;
 }
 
+// Runs of at least this many values are worth sharing (a reference costs ~4 bytes).
+constexpr size_t kMinSharedRun = 8;
+// Bound on the values of all shared sequences of one part: they are decoded from the
+// manifest, which every open reads whole.
+constexpr size_t kMaxSharedValuesPerPart = 4u << 20;
+
+// The time sequences several series of the part share (a scrape target's series share its
+// scrape times): each stored once in the manifest, and for every block run of the time
+// column, the slice of a shared sequence it equals (or none). Only whole-part series runs
+// that occur at least twice are shared, first come first served up to the bound.
+std::vector<std::vector<SequenceRef>> ShareTimeSequences(
+    const ColumnBatch& rows, const TableSchema& schema, const std::vector<uint32_t>& perm,
+    uint32_t block_rows, const std::vector<std::vector<uint32_t>>& block_runs, Manifest* m) {
+  const auto& times = std::get<0>(rows.columns[schema.time_column]);
+  const std::vector<int> prefix(schema.sort_key.begin(), schema.sort_key.end() - 1);
+  const std::vector<uint32_t> series = KeyRuns(rows, prefix, perm, 0, perm.size());
+  const auto time_at = [&](size_t i) { return times[perm[i]]; };
+  const auto equal = [&](size_t a, size_t b, size_t len) {
+    for (size_t i = 0; i < len; ++i) {
+      if (time_at(a + i) != time_at(b + i)) return false;
+    }
+    return true;
+  };
+  // Representative start row of each distinct sequence, by hash; uses per representative.
+  absl::flat_hash_map<uint64_t, std::vector<size_t>> by_hash;
+  absl::flat_hash_map<size_t, uint32_t> uses;
+  std::vector<size_t> rep_of(series.size(), SIZE_MAX);
+  size_t start = 0;
+  for (size_t k = 0; k < series.size(); ++k) {
+    const size_t len = series[k];
+    if (len >= kMinSharedRun && len <= kMaxSharedSequenceValues) {
+      uint64_t h = len * 0x9E3779B97F4A7C15ull;
+      for (size_t i = 0; i < len; ++i) {
+        h = (h ^ static_cast<uint64_t>(time_at(start + i))) * 0x100000001B3ull;
+      }
+      auto& reps = by_hash[h];
+      for (size_t r : reps) {
+        if (equal(r, start, len)) {
+          rep_of[k] = r;
+          break;
+        }
+      }
+      if (rep_of[k] == SIZE_MAX) {
+        reps.push_back(start);
+        rep_of[k] = start;
+      }
+      ++uses[rep_of[k]];
+    }
+    start += len;
+  }
+  // Entries in order of first use.
+  absl::flat_hash_map<size_t, uint32_t> entry_of;
+  std::vector<uint32_t> series_entry(series.size(), kNoSequence);
+  size_t shared_values = 0;
+  start = 0;
+  for (size_t k = 0; k < series.size(); ++k) {
+    const size_t len = series[k];
+    if (rep_of[k] != SIZE_MAX && uses[rep_of[k]] >= 2) {
+      auto it = entry_of.find(rep_of[k]);
+      if (it != entry_of.end()) {
+        series_entry[k] = it->second;
+      } else if (shared_values + len <= kMaxSharedValuesPerPart) {
+        std::vector<int64_t> values(len);
+        for (size_t i = 0; i < len; ++i) values[i] = time_at(start + i);
+        const uint32_t entry = static_cast<uint32_t>(m->time_sequences.size());
+        m->time_sequences.push_back(MakeSharedSequence(values));
+        entry_of[rep_of[k]] = entry;
+        series_entry[k] = entry;
+        shared_values += len;
+      }
+    }
+    start += len;
+  }
+  // Block runs lie inside series runs (blocks only cut them).
+  std::vector<std::vector<SequenceRef>> refs(block_runs.size());
+  size_t k = 0, series_start = 0;
+  for (size_t b = 0; b < block_runs.size(); ++b) {
+    size_t row = b * block_rows;
+    for (uint32_t len : block_runs[b]) {
+      while (row >= series_start + series[k]) series_start += series[k++];
+      SequenceRef ref;
+      if (series_entry[k] != kNoSequence) {
+        ref.entry = series_entry[k];
+        ref.offset = static_cast<uint32_t>(row - series_start);
+      }
+      refs[b].push_back(ref);
+      row += len;
+    }
+  }
+  return refs;
+}
+
 uint64_t PlainBytes(const Column& c) {
   if (c.index() != 2) return RowCount(c) * 8;
   return std::get<2>(c).byte_size();
@@ -135,6 +228,7 @@ absl::Status WriteColumnFile(const fs::path& path, const Column& all,
                              const std::vector<uint32_t>& perm, const ColumnSpec& spec,
                              uint32_t block_rows, BlockCompressor& comp, bool sync,
                              const std::vector<std::vector<uint32_t>>& block_runs,
+                             const std::vector<std::vector<SequenceRef>>& block_refs,
                              std::vector<BlockMeta>& blocks, int column, ColumnMeta& meta) {
   auto fd = fileutil::CreateExclusive(path);
   if (!fd.ok()) return fd.status();
@@ -149,7 +243,9 @@ absl::Status WriteColumnFile(const fs::path& path, const Column& all,
     BlockColumnRef ref;
     ref.encoding = EncodeColumn(block, 0, RowCount(block), spec.encoding, &raw,
                                 b < block_runs.size() ? std::span<const uint32_t>(block_runs[b])
-                                                      : std::span<const uint32_t>());
+                                                      : std::span<const uint32_t>(),
+                                b < block_refs.size() ? std::span<const SequenceRef>(block_refs[b])
+                                                      : std::span<const SequenceRef>());
     ref.compression = comp.Compress(raw, &stored);
     ref.raw_len = static_cast<uint32_t>(raw.size());
     ref.stored_len = static_cast<uint32_t>(stored.size());
@@ -305,12 +401,22 @@ absl::StatusOr<Manifest> WritePart(const fs::path& root, const TableSchema& sche
     }
   }
 
+  // The time column's runs may refer to time sequences the part stores once.
+  std::vector<std::vector<SequenceRef>> time_refs;
+  if (!block_runs.empty() && schema.time_column >= 0 &&
+      schema.columns[schema.time_column].encoding == Encoding::kSegmented &&
+      schema.sort_key.back() == schema.time_column) {
+    time_refs = ShareTimeSequences(rows, schema, perm, options.block_rows, block_runs, &m);
+  }
+
   BlockCompressor comp(options.zstd_level);
+  const std::vector<std::vector<SequenceRef>> no_refs;
   for (size_t c = 0; c < schema.columns.size(); ++c) {
     const auto& spec = schema.columns[c];
     if (auto s = WriteColumnFile(tmp_dir / ColumnFileName(spec.name), rows.columns[c], perm, spec,
-                                 options.block_rows, comp, options.fsync, block_runs, m.blocks,
-                                 static_cast<int>(c), m.columns[c]);
+                                 options.block_rows, comp, options.fsync, block_runs,
+                                 static_cast<int>(c) == schema.time_column ? time_refs : no_refs,
+                                 m.blocks, static_cast<int>(c), m.columns[c]);
         !s.ok()) {
       return s;
     }

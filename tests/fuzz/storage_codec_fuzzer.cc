@@ -1,12 +1,13 @@
 // Fuzzes the storage engine's block layer: column decoders, the zstd block wrapper and the part
 // MANIFEST parser. The first input byte picks a mode:
 //   0  decode: bytes 1-2 are a row count (little-endian), the rest one encoded block, decoded as
-//      every (column type, encoding) pair, fitting or not;
+//      every (column type, encoding) pair, fitting or not, with two shared sequences to refer to;
 //   1  round trip: byte 1 a column type, byte 2 the preferred encoding (and, for kSegmented,
 //      how the rows are cut into runs), byte 3 the first row; the rest describes values (see
 //      ReadValues), which are encoded, compressed, decompressed and decoded again;
 //   2  manifest: the rest is a MANIFEST; when byte 1 is odd its length field and crc32c are
-//      recomputed first, so the body parser is reached;
+//      recomputed first (and with bit 1 set, the body marked uncompressed), so the body parser
+//      is reached;
 //   3  zstd: bytes 1-3 are the raw length, byte 4 a column type and encoding, bytes 5-6 a row
 //      count, the rest a stored block decompressed and then decoded.
 // Invariants: no crash or sanitizer report; decoders fail with DataLoss (InvalidArgument only
@@ -116,11 +117,23 @@ void RoundTrip(const Column& column, size_t begin, Encoding preferred,
   if (!SameColumn(decoded, want)) abort();
 }
 
+// The shared sequences decode mode offers, so int64 runs that refer to one (kind 4, an entry
+// and an offset) are reached: a regular grid and a short irregular one.
+const std::vector<storage::SharedSequence>& FuzzSequences() {
+  static const std::vector<storage::SharedSequence> seqs = [] {
+    std::vector<int64_t> grid, odd = {5, -3, 1000000007, 42};
+    for (int i = 0; i < 300; ++i) grid.push_back(1700000000000 + 15000 * i + (i % 7 == 0));
+    return std::vector<storage::SharedSequence>{storage::MakeSharedSequence(grid),
+                                                storage::MakeSharedSequence(odd)};
+  }();
+  return seqs;
+}
+
 // Decodes `block` as `type`/`encoding`; checks the status contract and, on success, that the
 // values survive a re-encode.
 void DecodeOne(std::string_view block, ColumnType type, Encoding encoding, size_t rows) {
   Column out = storage::MakeColumn(ColumnType::kInt64);
-  const absl::Status s = storage::DecodeColumn(block, type, encoding, rows, &out);
+  const absl::Status s = storage::DecodeColumn(block, type, encoding, rows, &out, FuzzSequences());
   const bool fits = storage::EncodingFits(encoding, type);
   if (!fits) {
     if (!absl::IsInvalidArgument(s)) abort();
@@ -253,10 +266,15 @@ std::vector<uint32_t> RunsFrom(uint8_t seed, size_t rows) {
 void ManifestMode(Input& in) {
   const uint8_t flags = in.U8();
   std::string bytes(in.Rest());
-  constexpr size_t kPrefix = 12;  // magic | version | body length
+  // magic | version | body length | compression | raw length
+  constexpr size_t kPrefix = 17;
   if ((flags & 1) != 0 && bytes.size() >= kPrefix + 4) {
     const auto body_len = static_cast<uint32_t>(bytes.size() - kPrefix - 4);
     std::memcpy(bytes.data() + 8, &body_len, 4);
+    if ((flags & 2) != 0) {  // an uncompressed body: the parser sees the fuzzer's bytes
+      bytes[12] = 0;
+      std::memcpy(bytes.data() + 13, &body_len, 4);
+    }
     bytes.resize(bytes.size() - 4);
     storage::bits::PutFixed32(&bytes, observex::wal::crc32c::Value(bytes.data(), bytes.size()));
   }

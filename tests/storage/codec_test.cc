@@ -478,6 +478,63 @@ TEST(SegmentedCodec, ConstantsAndHistogramBucketsCostLittle) {
   EXPECT_LT(SegmentedSize(Col(both), {1000, 1000}) - alone, alone / 4);
 }
 
+TEST(SegmentedCodec, RunsReferToSharedSequences) {
+  std::mt19937_64 rng(17);
+  // Two targets' scrape times with jitter and a missed scrape; the block holds a suffix of
+  // target 0's sequence, target 1's whole one twice, and a prefix of target 0's.
+  std::vector<std::vector<int64_t>> targets(2);
+  for (int t = 0; t < 2; ++t) {
+    int64_t at = 1700000000000 + 977 * t;
+    for (int i = 0; i < 500; ++i) {
+      at += i == 123 ? 30000 : 15000;
+      targets[t].push_back(at + (rng() % 10 == 0 ? 1 + static_cast<int64_t>(rng() % 2) : 0));
+    }
+  }
+  std::vector<SharedSequence> seqs = {MakeSharedSequence(targets[0]),
+                                      MakeSharedSequence(targets[1])};
+  std::vector<int64_t> v;
+  std::vector<uint32_t> runs;
+  std::vector<SequenceRef> refs;
+  const auto add = [&](int t, uint32_t from, uint32_t len, bool shared) {
+    v.insert(v.end(), targets[t].begin() + from, targets[t].begin() + from + len);
+    runs.push_back(len);
+    refs.push_back(shared ? SequenceRef{static_cast<uint32_t>(t), from} : SequenceRef{});
+  };
+  add(0, 200, 300, true);
+  add(1, 0, 500, true);
+  add(1, 0, 500, true);  // a copy of the run before
+  add(0, 0, 77, true);
+  add(1, 10, 20, false);  // not shared: encoded inline
+  std::string with, without;
+  ASSERT_EQ(EncodeColumn(Col(v), 0, v.size(), Encoding::kSegmented, &with, runs, refs),
+            Encoding::kSegmented);
+  EncodeColumn(Col(v), 0, v.size(), Encoding::kSegmented, &without, runs);
+  EXPECT_LT(with.size() * 4, without.size()) << with.size() << " vs " << without.size();
+  Column out;
+  ASSERT_TRUE(
+      DecodeColumn(with, ColumnType::kInt64, Encoding::kSegmented, v.size(), &out, seqs).ok());
+  EXPECT_EQ(std::get<0>(out), v);
+  // Without the part's sequences, or with ones too short, the references are malformed.
+  auto s = DecodeColumn(with, ColumnType::kInt64, Encoding::kSegmented, v.size(), &out);
+  EXPECT_EQ(s.code(), absl::StatusCode::kDataLoss) << s;
+  EXPECT_NE(s.message().find("shared sequence 0 of 0"), std::string_view::npos) << s;
+  std::vector<SharedSequence> short_seqs = {
+      MakeSharedSequence(std::span<const int64_t>(targets[0]).first(400)), seqs[1]};
+  s = DecodeColumn(with, ColumnType::kInt64, Encoding::kSegmented, v.size(), &out, short_seqs);
+  EXPECT_EQ(s.code(), absl::StatusCode::kDataLoss) << s;
+  // A damaged shared sequence is reported as such.
+  std::vector<SharedSequence> bad = seqs;
+  bad[0].encoded.resize(bad[0].encoded.size() - 1);
+  s = DecodeColumn(with, ColumnType::kInt64, Encoding::kSegmented, v.size(), &out, bad);
+  EXPECT_EQ(s.code(), absl::StatusCode::kDataLoss) << s;
+  EXPECT_NE(s.message().find("shared sequence 0: "), std::string_view::npos) << s;
+  // Shared sequences round-trip on their own.
+  ASSERT_TRUE(
+      DecodeColumn(seqs[1].encoded, ColumnType::kInt64, Encoding::kSegmented, seqs[1].values, &out)
+          .ok());
+  EXPECT_EQ(std::get<0>(out), targets[1]);
+}
+
 // A kSegmented block assembled byte by byte.
 class Bytes {
  public:

@@ -1,6 +1,7 @@
 #include "storage/part.h"
 
 #include <gtest/gtest.h>
+#include <zstd.h>
 
 #include <cstring>
 #include <random>
@@ -8,6 +9,7 @@
 #include <string>
 
 #include "absl/strings/match.h"
+#include "storage/bits.h"
 #include "storage/bloom.h"
 #include "storage/manifest.h"
 #include "test_util.h"
@@ -94,6 +96,60 @@ TEST(Part, EveryTableRoundTripsSortedByItsKey) {
       EXPECT_TRUE(testing::SameBatch(ReadAll(**part), expected));
     }
   }
+}
+
+// Series of one target share their scrape times: the part stores each target's sequence once
+// and the time blocks refer to slices of it, also where a block cuts a series.
+TEST(Part, SeriesScrapedTogetherShareOneTimeSequence) {
+  std::mt19937_64 rng(41);
+  ColumnBatch rows = SamplesSchema().NewBatch();
+  auto& ids = std::get<0>(rows.columns[0]);
+  auto& times = std::get<0>(rows.columns[1]);
+  auto& values = std::get<1>(rows.columns[2]);
+  const int64_t day_start = int64_t{kDay} * 86'400'000;
+  int64_t id = 0;
+  for (int target = 0; target < 3; ++target) {
+    std::vector<int64_t> scrapes;
+    int64_t at = day_start + 1000 * target;
+    for (int i = 0; i < 700; ++i) {
+      at += i == 300 ? 30'000 : 15'000;
+      scrapes.push_back(at + (rng() % 10 == 0 ? 1 : 0));
+    }
+    for (int s = 0; s < 10; ++s) {
+      ++id;
+      // The last series of a target misses its first scrapes: not shared.
+      for (size_t i = s == 9 ? 5 : 0; i < scrapes.size(); ++i) {
+        ids.push_back(id);
+        times.push_back(scrapes[i]);
+        values.push_back(static_cast<double>(rng() % 1000));
+      }
+    }
+  }
+  TempDir dir;
+  auto m = WritePart(dir.path(), SamplesSchema(), rows, Options("p", 8192));
+  ASSERT_TRUE(m.ok()) << m.status();
+  ASSERT_EQ(m->time_sequences.size(), 3u);
+  for (const auto& seq : m->time_sequences) EXPECT_EQ(seq.values, 700u);
+  const int time_col = SamplesSchema().time_column;
+  // 20,700 timestamps in well under a byte each (the sequences live in the manifest).
+  EXPECT_LT(m->columns[time_col].file_bytes, 600u) << m->columns[time_col].file_bytes;
+  auto part = PartReader::Open(DayDir(dir.path(), kTenant, Table::kSamples, kDay) / "p",
+                               SamplesSchema(), kTenant);
+  ASSERT_TRUE(part.ok()) << part.status();
+  EXPECT_EQ((*part)->manifest(), *m);
+  const ColumnBatch expected = testing::Permute(rows, testing::SortKeyOrder(SamplesSchema(), rows));
+  EXPECT_TRUE(testing::SameBatch(ReadAll(**part), expected));
+
+  // Without shared times (every series its own scrape phase) nothing is shared.
+  for (size_t i = 0; i < times.size(); ++i) times[i] += ids[i];
+  auto m2 = WritePart(dir.path(), SamplesSchema(), rows, Options("p2", 8192));
+  ASSERT_TRUE(m2.ok()) << m2.status();
+  EXPECT_TRUE(m2->time_sequences.empty());
+  auto part2 = PartReader::Open(DayDir(dir.path(), kTenant, Table::kSamples, kDay) / "p2",
+                                SamplesSchema(), kTenant);
+  ASSERT_TRUE(part2.ok()) << part2.status();
+  EXPECT_TRUE(testing::SameBatch(
+      ReadAll(**part2), testing::Permute(rows, testing::SortKeyOrder(SamplesSchema(), rows))));
 }
 
 TEST(Part, ManifestRecordsTheSparseIndexAndCounts) {
@@ -251,7 +307,7 @@ TEST_F(PartCorruption, FlippedManifestBytesAreDataLossNamingTheManifest) {
   const std::string good = testing::ReadBytes(file);
   // Every byte of the fixed prefix, the start of the body and the checksum, then a sample.
   std::vector<size_t> positions;
-  for (size_t i = 0; i < 96; ++i) positions.push_back(i);
+  for (size_t i = 0; i < std::min<size_t>(96, good.size()); ++i) positions.push_back(i);
   for (size_t i = good.size() - 8; i < good.size(); ++i) positions.push_back(i);
   std::mt19937_64 rng(20);
   for (int i = 0; i < 200; ++i) positions.push_back(rng() % good.size());
@@ -392,7 +448,12 @@ TEST(Manifest, RoundTripsAndRejectsTrailingGarbage) {
                 {0, 1, 1, Encoding::kDelta, Compression::kNone}};
   BlockMeta b2 = b1;
   b2.rows = 1;
+  // Offsets are not stored: a column's blocks follow each other, each after its header.
+  b2.columns[0].offset = kBlockHeaderBytes + 5;
+  b2.columns[1].offset = kBlockHeaderBytes + 1;
   m.blocks = {b1, b2};
+  m.time_sequences = {MakeSharedSequence(std::vector<int64_t>{1, 2, 3, 5}),
+                      MakeSharedSequence(std::vector<int64_t>{-7})};
   const std::string bytes = EncodeManifest(m);
   auto back = DecodeManifest(bytes);
   ASSERT_TRUE(back.ok()) << back.status();
@@ -400,6 +461,47 @@ TEST(Manifest, RoundTripsAndRejectsTrailingGarbage) {
   EXPECT_EQ(DecodeManifest(bytes + "x").status().code(), absl::StatusCode::kDataLoss);
   m.rows = 4;  // blocks hold 3
   EXPECT_EQ(DecodeManifest(EncodeManifest(m)).status().code(), absl::StatusCode::kDataLoss);
+}
+
+// The manifest with its body stored uncompressed (compression byte 0), which readers accept,
+// so damage tests reach the parser rather than only the decompressor.
+std::string UncompressedManifest(const std::string& encoded) {
+  constexpr size_t kPrefix = 17;
+  const uint32_t raw_len = bits::LoadFixed32(encoded.data() + 13);
+  std::string raw(raw_len, '\0');
+  const size_t n = ZSTD_decompress(raw.data(), raw.size(), encoded.data() + kPrefix,
+                                   encoded.size() - kPrefix - 4);
+  EXPECT_EQ(n, raw_len);
+  std::string out = encoded.substr(0, kPrefix) + raw;
+  out[12] = 0;
+  std::memcpy(out.data() + 8, &raw_len, 4);
+  const uint32_t crc = wal::crc32c::Value(out.data(), out.size());
+  out.append(reinterpret_cast<const char*>(&crc), 4);
+  return out;
+}
+
+TEST(Manifest, RejectsOtherFormatVersionsByName) {
+  std::mt19937_64 rng(3);
+  TempDir dir;
+  const ColumnBatch rows = testing::RandomRows(SpansSchema(), rng, 50, kDay);
+  auto m = WritePart(dir.path(), SpansSchema(), rows, Options("p", 40));
+  ASSERT_TRUE(m.ok());
+  std::string bytes = EncodeManifest(*m);
+  const uint32_t old_version = 3;
+  std::memcpy(bytes.data() + 4, &old_version, 4);
+  const uint32_t crc = wal::crc32c::Value(bytes.data(), bytes.size() - 4);
+  std::memcpy(bytes.data() + bytes.size() - 4, &crc, 4);
+  auto d = DecodeManifest(bytes);
+  ASSERT_EQ(d.status().code(), absl::StatusCode::kDataLoss);
+  EXPECT_NE(d.status().message().find("format version 3"), std::string_view::npos) << d.status();
+  EXPECT_NE(d.status().message().find("reads version 4"), std::string_view::npos) << d.status();
+  // Stored uncompressed, the same manifest reads back; compressed, it is smaller.
+  const std::string good = EncodeManifest(*m);
+  const std::string plain = UncompressedManifest(good);
+  auto back = DecodeManifest(plain);
+  ASSERT_TRUE(back.ok()) << back.status();
+  EXPECT_EQ(*back, *m);
+  EXPECT_LT(good.size(), plain.size());
 }
 
 // Damage the checksum cannot see (it is recomputed): the parser alone must refuse it
@@ -410,20 +512,24 @@ TEST(Manifest, ParserSurvivesDamageBehindAValidChecksum) {
   const ColumnBatch rows = testing::RandomRows(SpansSchema(), rng, 200, kDay);
   auto m = WritePart(dir.path(), SpansSchema(), rows, Options("p", 40));
   ASSERT_TRUE(m.ok());
-  const std::string good = EncodeManifest(*m);
+  m->time_sequences = {MakeSharedSequence(std::vector<int64_t>{10, 20, 30, 40, 50, 61})};
+  const std::string compressed = EncodeManifest(*m);
+  const std::string plain = UncompressedManifest(compressed);
   int rejected = 0;
   for (int i = 0; i < 3000; ++i) {
-    std::string bad = good;
+    // Mostly the parser behind an uncompressed body; some damage to the compressed one.
+    std::string bad = i % 8 == 0 ? compressed : plain;
     const int flips = 1 + static_cast<int>(rng() % 4);
     for (int f = 0; f < flips; ++f) {
-      const size_t at = 12 + rng() % (bad.size() - 16);  // inside the body
+      const size_t at = 12 + rng() % (bad.size() - 16);  // compression byte, lengths, body
       bad[at] = static_cast<char>(rng());
     }
-    if (rng() % 4 == 0) {  // cut the body short and fix the length too
-      const size_t cut = rng() % (bad.size() - 16);
-      bad.erase(12 + cut, bad.size() - 16 - cut);
-      const uint32_t body = static_cast<uint32_t>(bad.size() - 16);
+    if (rng() % 4 == 0) {  // cut the body short and fix the lengths too
+      const size_t cut = rng() % (bad.size() - 21);
+      bad.erase(17 + cut, bad.size() - 21 - cut);
+      const uint32_t body = static_cast<uint32_t>(bad.size() - 21);
       std::memcpy(bad.data() + 8, &body, 4);
+      if (bad[12] == 0) std::memcpy(bad.data() + 13, &body, 4);
     }
     const uint32_t crc = wal::crc32c::Value(bad.data(), bad.size() - 4);
     std::memcpy(bad.data() + bad.size() - 4, &crc, 4);
