@@ -719,17 +719,25 @@ struct SampleBatch {
   absl::Status status;
 };
 
-// One decoding thread's reusable buffers.
+// One decoding thread's reusable buffers. The time and value columns of a batch's blocks
+// are kept decoded until the batch is assembled, so each wanted sample is copied once.
 struct BatchDecoder {
   struct Segment {
     uint32_t id;  // index into the batch's ids
     uint32_t length;
-    size_t at;  // in scratch
+    const int64_t* times;
+    const double* values;
   };
   BlockReadContext ctx;
-  Column series, time, value;
+  Column series;
+  std::vector<std::unique_ptr<Column>> columns;  // pool; the first `used` hold this batch's
+  size_t used = 0;
   std::vector<Segment> segments;
-  std::vector<query::SamplePoint> scratch;
+
+  Column* NextColumn() {
+    if (used == columns.size()) columns.push_back(std::make_unique<Column>());
+    return columns[used++].get();
+  }
 
   // Appends the wanted rows of one block to the segments.
   absl::Status ReadBlock(const SampleSelection& sel, const PartReader& part, size_t block,
@@ -743,13 +751,14 @@ struct BatchDecoder {
     size_t k = std::lower_bound(ids + id_begin, ids + id_end, n ? sid[0] : 0) - ids;
     for (size_t i = 0; i < n && k < id_end;) {
       const int64_t id = sid[i];
-      size_t j = i + 1;
-      while (j < n && sid[j] == id) ++j;
+      // Rows are sorted by series id: a run ends where the next id starts.
+      const size_t j = std::upper_bound(sid.begin() + i, sid.end(), id) - sid.begin();
       while (k < id_end && ids[k] < id) ++k;
       if (k < id_end && ids[k] == id) {
         if (times == nullptr) {
-          if (auto s = part.ReadBlock(sel.time_col, block, ctx, &time); !s.ok()) return s;
-          times = std::get<0>(time).data();
+          Column* c = NextColumn();
+          if (auto s = part.ReadBlock(sel.time_col, block, ctx, c); !s.ok()) return s;
+          times = std::get<0>(*c).data();
         }
         // A run is one series in time order: its stretch inside the range is found by
         // bisection instead of a test per row.
@@ -757,16 +766,13 @@ struct BatchDecoder {
         const int64_t* z = std::upper_bound(a, times + j, sel.maxt);
         if (a < z) {
           if (values == nullptr) {
-            if (auto s = part.ReadBlock(sel.value_col, block, ctx, &value); !s.ok()) return s;
-            values = std::get<1>(value).data();
+            Column* c = NextColumn();
+            if (auto s = part.ReadBlock(sel.value_col, block, ctx, c); !s.ok()) return s;
+            values = std::get<1>(*c).data();
           }
-          const size_t from = a - times, count = z - a;
-          const size_t at = scratch.size();
-          scratch.resize(at + count);
-          query::SamplePoint* out = scratch.data() + at;
-          for (size_t r = 0; r < count; ++r) out[r] = {times[from + r], values[from + r]};
-          segments.push_back(
-              {static_cast<uint32_t>(k - id_begin), static_cast<uint32_t>(count), at});
+          const size_t from = a - times;
+          segments.push_back({static_cast<uint32_t>(k - id_begin), static_cast<uint32_t>(z - a),
+                              times + from, values + from});
         }
       }
       i = j;
@@ -779,7 +785,7 @@ struct BatchDecoder {
     out->id_end = id_end;
     out->status = absl::OkStatus();
     segments.clear();
-    scratch.clear();
+    used = 0;
     const int64_t lo = sel.ids[id_begin], hi = sel.ids[id_end - 1];
     const int64_t* ids = sel.ids.data();
     for (size_t p = 0; p < sel.parts.size(); ++p) {
@@ -792,8 +798,10 @@ struct BatchDecoder {
         if (blocks[b].max_time < sel.mint || blocks[b].min_time > sel.maxt) continue;
         const int64_t* it = std::lower_bound(ids + id_begin, ids + id_end, pb.first_id[b]);
         if (it == ids + id_end || *it > pb.last_id[b]) continue;
+        const size_t segments_before = segments.size();
         absl::Status s = ReadBlock(sel, reader, b, id_begin, id_end);
         if (s.ok()) continue;
+        segments.resize(segments_before);  // nothing of a failed block
         // Another thread may have quarantined the part meanwhile (its files moved away).
         if (sel.Failed(p)) break;
         if (s.code() != absl::StatusCode::kDataLoss) {
@@ -819,14 +827,17 @@ struct BatchDecoder {
       out->begin[i] = total;
       total += out->length[i];
     }
-    out->samples.resize(total);
+    // The buffer is reused from batch to batch and never shrinks: growing it is the only
+    // time its memory is touched before being written.
+    if (out->samples.size() < total) out->samples.resize(total);
     // Segments are in source order (parts oldest first, then blocks, then rows), so each
     // series' stretches land in that order; the head's rows come last, as the newest.
     std::vector<size_t>& fill = out->length;
     std::fill(fill.begin(), fill.end(), 0);
     query::SamplePoint* dst = out->samples.data();
     for (const Segment& s : segments) {
-      std::copy_n(scratch.data() + s.at, s.length, dst + out->begin[s.id] + fill[s.id]);
+      query::SamplePoint* o = dst + out->begin[s.id] + fill[s.id];
+      for (uint32_t r = 0; r < s.length; ++r) o[r] = {s.times[r], s.values[r]};
       fill[s.id] += s.length;
     }
     if (!sel.head.empty()) {

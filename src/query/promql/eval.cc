@@ -888,9 +888,11 @@ absl::StatusOr<Matrix> Evaluator::EvalRangeFunction(const Call& c, size_t matrix
         drops[i] = d;
       }
     }
-    if (!points.empty() && !absent_over_time) {
-      s.points.reserve(static_cast<size_t>(std::min<int64_t>(NumSteps(), 1 << 16)));
-    }
+    // The direct path writes its points by index into room for every step (no capacity
+    // check per step), then trims.
+    const bool direct = extrapolated && !points.empty() && NumSteps() <= (1 << 16);
+    size_t written = 0;
+    if (direct) s.points.resize(static_cast<size_t>(NumSteps()));
     for (int64_t ts = start_; ts <= end_; ts += interval_, ++step) {
       if ((step & 1023) == 1023) OBX_RETURN_IF_ERROR(ctx_->CheckDeadline());
       int64_t ref = (fixed ? at : ts) - offset_ms;
@@ -913,12 +915,22 @@ absl::StatusOr<Matrix> Evaluator::EvalRangeFunction(const Call& c, size_t matrix
       if (extrapolated) {
         const bool may_reset = counter_check && drops[hi - 1] != drops[lo];
         std::optional<double> v = ExtrapolatedRate(w, counter_check, is_rate, may_reset);
-        if (v.has_value()) s.points.push_back(Point{ts, *v});
+        if (!v.has_value()) continue;
+        if (direct) {
+          s.points[written++] = Point{ts, *v};
+        } else {
+          s.points.push_back(Point{ts, *v});
+        }
         continue;
       }
       for (size_t i = 0; i < scalar_steps.size(); ++i) scalars[i] = scalar_steps[i][step];
       OBX_ASSIGN_OR_RETURN(std::optional<double> v, CallRangeFunction(c, w, scalars, ctx_));
       if (v.has_value()) s.points.push_back(Point{ts, *v});
+    }
+    if (direct) {
+      const bool sparse = written * 2 < s.points.size();
+      s.points.resize(written);
+      if (sparse) s.points.shrink_to_fit();  // hold no more than the sample budget counts
     }
     if (s.points.empty()) return absl::OkStatus();
     OBX_RETURN_IF_ERROR(ctx_->AddSamples(static_cast<int64_t>(s.points.size())));

@@ -124,6 +124,12 @@ class Evaluator {
   absl::StatusOr<Matrix> EvalBinary(const BinaryExpr& b);
   absl::StatusOr<Matrix> EvalAggregate(const AggregateExpr& a);
   absl::StatusOr<Matrix> EvalCountValues(const AggregateExpr& a);
+  // sum, avg, count, group, min, max, stddev, stdvar over `in`, series after series, into
+  // `out` (one series per group, labels set); see eval_aggregate.cc.
+  absl::Status AggregateSeriesMajor(Tok op, const Matrix& in,
+                                    const std::vector<size_t>& series_group, Matrix* out);
+  // Bound on groups x steps for AggregateSeriesMajor's state (~56 bytes a cell).
+  static constexpr size_t kMaxSeriesMajorCells = size_t{1} << 20;
   absl::StatusOr<Matrix> EvalCall(const Call& c);
   absl::StatusOr<Matrix> EvalRangeFunction(const Call& c, size_t matrix_arg);
   absl::StatusOr<Matrix> EvalTimestampOfSelector(const VectorSelector& vs);

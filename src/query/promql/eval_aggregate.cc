@@ -83,6 +83,156 @@ struct Group {
 
 }  // namespace
 
+namespace {
+
+// Operators whose state per (group, step) is a few numbers: they are computed series after
+// series, each series' points in one pass, instead of step after step across every series.
+// Each (group, step) cell still sees its inputs in the same order (the input's series order),
+// so the results are the same to the bit.
+bool SeriesMajor(Tok op) {
+  switch (op) {
+    case Tok::kSum:
+    case Tok::kAvg:
+    case Tok::kCount:
+    case Tok::kGroup:
+    case Tok::kMin:
+    case Tok::kMax:
+    case Tok::kStddev:
+    case Tok::kStdvar:
+      return true;
+    default:
+      return false;
+  }
+}
+
+// State of one (group, step) cell; the same arithmetic as Group.
+struct Cell {
+  double value = 0;
+  double mean = 0;
+  double kahan_c = 0;
+  double count = 0;
+  bool seen = false;
+  bool incremental = false;
+  bool drop_name = false;
+};
+
+}  // namespace
+
+absl::Status Evaluator::AggregateSeriesMajor(Tok op, const Matrix& in,
+                                             const std::vector<size_t>& series_group, Matrix* out) {
+  const size_t nsteps = static_cast<size_t>(NumSteps());
+  std::vector<Cell> cells(out->size() * nsteps);
+  for (size_t si = 0; si < in.size(); ++si) {
+    OBX_RETURN_IF_ERROR(ctx_->CheckDeadline());
+    const Series& ser = in[si];
+    Cell* row = cells.data() + series_group[si] * nsteps;
+    for (const Point& pt : ser.points) {
+      // Inputs are evaluated at the steps; a point off the grid ends the series, as the
+      // step-by-step cursor would stop there.
+      const int64_t off = pt.t - start_;
+      if (off < 0 || off % interval_ != 0 || off / interval_ >= static_cast<int64_t>(nsteps)) {
+        break;
+      }
+      Cell& g = row[off / interval_];
+      const double f = pt.f;
+      if (!g.seen) {
+        g = Cell();
+        g.seen = true;
+        g.value = f;
+        g.mean = f;
+        g.count = 1;
+        g.drop_name = ser.drop_name;
+        if (op == Tok::kStddev || op == Tok::kStdvar) {
+          g.value = (std::isnan(f) || std::isinf(f)) ? std::nan("") : 0.0;
+        } else if (op == Tok::kGroup) {
+          g.value = 1;
+        }
+        continue;
+      }
+      if (ser.drop_name) g.drop_name = true;
+      switch (op) {
+        case Tok::kSum:
+          g.value = KahanInc(f, g.value, &g.kahan_c);
+          break;
+        case Tok::kAvg: {
+          g.count++;
+          if (!g.incremental) {
+            double c2 = g.kahan_c;
+            double nv = KahanInc(f, g.value, &c2);
+            if (!std::isinf(nv)) {
+              g.value = nv;
+              g.kahan_c = c2;
+              break;
+            }
+            g.incremental = true;
+            g.mean = g.value / (g.count - 1);
+            g.kahan_c /= g.count - 1;
+          }
+          double q = (g.count - 1) / g.count;
+          double qc = q * g.kahan_c;
+          g.mean = KahanInc(f / g.count, q * g.mean, &qc);
+          g.kahan_c = qc;
+          break;
+        }
+        case Tok::kMax:
+          if (g.value < f || std::isnan(g.value)) g.value = f;
+          break;
+        case Tok::kMin:
+          if (g.value > f || std::isnan(g.value)) g.value = f;
+          break;
+        case Tok::kCount:
+          g.count++;
+          break;
+        case Tok::kStddev:
+        case Tok::kStdvar: {
+          g.count++;
+          double delta = f - g.mean;
+          g.mean += delta / g.count;
+          g.value += delta * (f - g.mean);
+          break;
+        }
+        default:
+          break;
+      }
+    }
+  }
+  for (size_t gi = 0; gi < out->size(); ++gi) {
+    Series& o = (*out)[gi];
+    const Cell* row = cells.data() + gi * nsteps;
+    size_t n = 0;
+    for (size_t st = 0; st < nsteps; ++st) n += row[st].seen;
+    OBX_RETURN_IF_ERROR(ctx_->AddSamples(static_cast<int64_t>(n)));
+    o.points.reserve(n);
+    for (size_t st = 0; st < nsteps; ++st) {
+      const Cell& g = row[st];
+      if (!g.seen) continue;
+      double v = g.value;
+      switch (op) {
+        case Tok::kAvg:
+          v = g.incremental ? g.mean + g.kahan_c : g.value / g.count + g.kahan_c / g.count;
+          break;
+        case Tok::kCount:
+          v = g.count;
+          break;
+        case Tok::kStdvar:
+          v = g.value / g.count;
+          break;
+        case Tok::kStddev:
+          v = std::sqrt(g.value / g.count);
+          break;
+        case Tok::kSum:
+          v = g.value + g.kahan_c;
+          break;
+        default:
+          break;
+      }
+      o.points.push_back(Point{start_ + static_cast<int64_t>(st) * interval_, v});
+      o.drop_name = g.drop_name;
+    }
+  }
+  return absl::OkStatus();
+}
+
 absl::StatusOr<Matrix> Evaluator::EvalCountValues(const AggregateExpr& a) {
   const std::string& value_label = static_cast<const StringLiteral*>(Unparen(a.param.get()))->val;
   if (!IsValidLabelName(value_label)) {
@@ -196,9 +346,17 @@ absl::StatusOr<Matrix> Evaluator::EvalAggregate(const AggregateExpr& a) {
     }
   }
   const size_t ngroups = group_labels.size();
-  std::vector<Group> groups(ngroups);
   Matrix out(k_op ? 0 : ngroups);
   for (size_t g = 0; g < out.size(); ++g) out[g].metric = group_labels[g];
+  if (SeriesMajor(op) && ngroups * static_cast<size_t>(NumSteps()) <= kMaxSeriesMajorCells) {
+    OBX_RETURN_IF_ERROR(AggregateSeriesMajor(op, in, series_group, &out));
+    ctx_->ReleaseSamples(in_samples);
+    out.erase(
+        std::remove_if(out.begin(), out.end(), [](const Series& s) { return s.points.empty(); }),
+        out.end());
+    return out;
+  }
+  std::vector<Group> groups(ngroups);
   absl::flat_hash_map<std::string, size_t> k_index;  // topk/bottomk output series (range)
   std::vector<size_t> cursor(in.size(), 0);
 
@@ -224,15 +382,16 @@ absl::StatusOr<Matrix> Evaluator::EvalAggregate(const AggregateExpr& a) {
       if (k_op && k < 1) continue;
       Group& g = groups[series_group[si]];
       if (k_op) {
-        Sample s{ser.metric, f, ts, ser.drop_name};
+        // The sample (and its labels' reference count) is made only when it enters the heap;
+        // the heap keeps its buffer from step to step.
         if (!g.seen) {
-          g = Group();
           g.seen = true;
-          g.heap.push_back(std::move(s));
+          g.heap.clear();
+          g.heap.push_back(Sample{ser.metric, f, ts, ser.drop_name});
           continue;
         }
         if (static_cast<int64_t>(g.heap.size()) < k) {
-          g.heap.push_back(std::move(s));
+          g.heap.push_back(Sample{ser.metric, f, ts, ser.drop_name});
           if (op == Tok::kTopk) {
             HeapUp(&g.heap, g.heap.size() - 1, top_less);
           } else {
@@ -244,7 +403,7 @@ absl::StatusOr<Matrix> Evaluator::EvalAggregate(const AggregateExpr& a) {
         bool replace = op == Tok::kTopk ? (top < f || (std::isnan(top) && !std::isnan(f)))
                                         : (top > f || (std::isnan(top) && !std::isnan(f)));
         if (replace) {
-          g.heap[0] = std::move(s);
+          g.heap[0] = Sample{ser.metric, f, ts, ser.drop_name};
           if (k > 1) {
             if (op == Tok::kTopk) {
               HeapFix(&g.heap, 0, top_less);
