@@ -905,6 +905,11 @@ std::string AnalyzeSamples(const SampleData& d, const std::vector<int64_t>& seri
   }
   const st::Column rc(std::move(rounded_values));
   uint64_t time_v2 = 0, value_v2 = 0, time_seg = 0, value_seg = 0, rounded_seg = 0;
+  // The segmented value column compressed at higher zstd levels than the default 3.
+  static constexpr int kWhatIfLevels[] = {9, 19};
+  std::vector<std::unique_ptr<st::BlockCompressor>> level_comps;
+  for (int l : kWhatIfLevels) level_comps.push_back(std::make_unique<st::BlockCompressor>(l));
+  uint64_t value_levels[std::size(kWhatIfLevels)] = {};
   size_t blocks = 0, gorilla_blocks = 0;
   for (size_t b = 0; b < n; b += st::kDefaultBlockRows) {
     const size_t end = std::min(n, b + st::kDefaultBlockRows);
@@ -916,6 +921,11 @@ std::string AnalyzeSamples(const SampleData& d, const std::vector<int64_t>& seri
     if (used == st::Encoding::kGorilla) ++gorilla_blocks;
     time_seg += encoded_bytes(tc, b, end, st::Encoding::kSegmented, runs);
     value_seg += encoded_bytes(vc, b, end, st::Encoding::kSegmented, runs);
+    for (size_t l = 0; l < std::size(kWhatIfLevels); ++l) {
+      value_levels[l] += level_comps[l]->Compress(raw, &stored) == st::Compression::kNone
+                             ? raw.size() + st::kBlockHeaderBytes
+                             : stored.size() + st::kBlockHeaderBytes;
+    }
     rounded_seg += encoded_bytes(rc, b, end, st::Encoding::kSegmented, runs);
   }
   auto per = [n](uint64_t bytes) { return std::to_string(static_cast<double>(bytes) / n); };
@@ -930,6 +940,10 @@ std::string AnalyzeSamples(const SampleData& d, const std::vector<int64_t>& seri
          " v2_decimal_per_block " + std::to_string(value_v2) + " " + per(value_v2) + "\n";
   out += "whatif samples value_12_digits segmented " + std::to_string(rounded_seg) + " " +
          per(rounded_seg) + "\n";
+  for (size_t l = 0; l < std::size(kWhatIfLevels); ++l) {
+    out += "whatif samples value segmented_zstd_" + std::to_string(kWhatIfLevels[l]) + " " +
+           std::to_string(value_levels[l]) + " " + per(value_levels[l]) + "\n";
+  }
 
   // Per metric name: its samples in part order, cut into blocks of 8,192.
   std::vector<std::string> names;
