@@ -1,8 +1,10 @@
 #include "writer/storage_writer.h"
 
 #include <limits>
+#include <optional>
 
 #include "absl/strings/str_cat.h"
+#include "common/bounded_queue.h"
 #include "common/clock.h"
 #include "common/logging.h"
 #include "google/protobuf/arena.h"
@@ -199,35 +201,12 @@ absl::Status StorageWriter::Apply(uint64_t lsn, std::string_view payload) {
   };
   uint64_t rows = 0;
   absl::Status stored;
-  google::protobuf::Arena& arena = ThreadArena();
   switch (type) {
-    case SignalType::kTraces: {
-      auto* req = google::protobuf::Arena::CreateMessage<TracesRequest>(&arena);
-      if (!req->ParseFromArray(record->request.data(), static_cast<int>(record->request.size()))) {
-        arena.Reset();
-        return bad(absl::DataLossError("traces request does not parse"));
-      }
-      storage::ColumnBatch batch = storage::SpansSchema().NewBatch();
-      auto n = AppendSpanRows(*req, &batch);
-      arena.Reset();
-      if (!n.ok()) return bad(n.status());
-      rows = *n;
-      stored = store_->Append(tenant, storage::Table::kSpans, batch, lsn);
-      break;
-    }
+    case SignalType::kTraces:
     case SignalType::kLogs: {
-      auto* req = google::protobuf::Arena::CreateMessage<LogsRequest>(&arena);
-      if (!req->ParseFromArray(record->request.data(), static_cast<int>(record->request.size()))) {
-        arena.Reset();
-        return bad(absl::DataLossError("logs request does not parse"));
-      }
-      storage::ColumnBatch batch = storage::LogsSchema().NewBatch();
-      auto n = AppendLogRows(*req, &batch);
-      arena.Reset();
-      if (!n.ok()) return bad(n.status());
-      rows = *n;
-      stored = store_->Append(tenant, storage::Table::kLogs, batch, lsn);
-      break;
+      Converted c = ConvertRows(lsn, lsn + wal::kEntryHeaderBytes + payload.size(), payload);
+      c.convert_nanos = 0;  // counted from `start` here
+      return StoreRows(c, start);
     }
     case SignalType::kMetrics: {
       absl::Status unconvertible;
@@ -266,17 +245,177 @@ absl::Status StorageWriter::Apply(uint64_t lsn, std::string_view payload) {
   return absl::OkStatus();
 }
 
-absl::StatusOr<uint64_t> StorageWriter::Pass() {
+StorageWriter::Converted StorageWriter::ConvertRows(uint64_t lsn, uint64_t next_lsn,
+                                                    std::string_view payload) {
+  const int64_t start = MonotonicNanos();
+  Converted c;
+  c.lsn = lsn;
+  c.next_lsn = next_lsn;
+  auto record = DecodeBatchRecord(payload);
+  if (!record.ok()) {
+    c.bad = record.status();
+    return c;
+  }
+  c.tenant = record->header.tenant_id;
+  c.type = record->header.type;
+  google::protobuf::Arena& arena = ThreadArena();
+  const auto convert = [&](auto* req, const storage::TableSchema& schema, auto append) {
+    c.table = schema.table;
+    if (record->request.size() > static_cast<size_t>(std::numeric_limits<int>::max()) ||
+        !req->ParseFromArray(record->request.data(), static_cast<int>(record->request.size()))) {
+      c.bad = absl::DataLossError(
+          absl::StrCat(std::string(SignalTypeName(c.type)), " request does not parse"));
+    } else {
+      c.rows = schema.NewBatch();
+      auto n = append(*req, &c.rows);
+      if (n.ok()) {
+        c.row_count = *n;
+      } else {
+        c.bad = n.status();
+      }
+    }
+    arena.Reset();
+  };
+  if (c.type == SignalType::kTraces) {
+    convert(google::protobuf::Arena::CreateMessage<TracesRequest>(&arena), storage::SpansSchema(),
+            [](const TracesRequest& r, storage::ColumnBatch* b) { return AppendSpanRows(r, b); });
+  } else if (c.type == SignalType::kLogs) {
+    convert(google::protobuf::Arena::CreateMessage<LogsRequest>(&arena), storage::LogsSchema(),
+            [](const LogsRequest& r, storage::ColumnBatch* b) { return AppendLogRows(r, b); });
+  } else {
+    c.bad = absl::InternalError("not a spans or logs record");
+  }
+  c.convert_nanos = MonotonicNanos() - start;
+  return c;
+}
+
+absl::Status StorageWriter::StoreRows(Converted& c, int64_t start) {
+  const auto bad = [&](const absl::Status& s) {
+    if (c.type == SignalType{}) {
+      OBX_LOG_ERROR("storage writer: WAL entry {} is not a batch record, skipped: {}", c.lsn,
+                    s.ToString());
+    } else {
+      OBX_LOG_ERROR("storage writer: WAL entry {} ({} of tenant {}) cannot be stored, skipped: {}",
+                    c.lsn, std::string(SignalTypeName(c.type)), c.tenant, s.ToString());
+    }
+    if (options_.observer) options_.observer->OnBadRecord();
+    return absl::OkStatus();
+  };
+  if (!c.bad.ok()) return bad(c.bad);
+  if (auto s = store_->Append(c.tenant, c.table, c.rows, c.lsn); !s.ok()) {
+    // Invalid rows cannot get better by waiting; anything else (I/O) is retried.
+    if (s.code() == absl::StatusCode::kInvalidArgument) return bad(s);
+    return s;
+  }
+  if (options_.observer) {
+    options_.observer->OnApplied(
+        c.type, c.row_count, static_cast<double>(c.convert_nanos + MonotonicNanos() - start) / 1e9);
+  }
+  return absl::OkStatus();
+}
+
+// Worker threads that decode and convert spans and logs entries; results are taken by
+// sequence number, so the caller stores them in WAL order.
+class StorageWriter::ConvertPool {
+ public:
+  ConvertPool(size_t threads, size_t max_in_flight) : jobs_(max_in_flight) {
+    for (size_t i = 0; i < threads; ++i) threads_.emplace_back([this] { Run(); });
+  }
+  ~ConvertPool() {
+    jobs_.Close();
+    for (std::thread& t : threads_) t.join();
+  }
+
+  void Submit(uint64_t seq, uint64_t lsn, uint64_t next_lsn, std::string payload) {
+    jobs_.Push(Job{seq, lsn, next_lsn, std::move(payload)}, 1);
+  }
+  bool Ready(uint64_t seq) {
+    std::lock_guard<std::mutex> l(mu_);
+    return done_.contains(seq);
+  }
+  Converted Take(uint64_t seq) {
+    std::unique_lock<std::mutex> l(mu_);
+    cv_.wait(l, [&] { return done_.contains(seq); });
+    auto node = done_.extract(seq);
+    return std::move(node.mapped());
+  }
+
+ private:
+  struct Job {
+    uint64_t seq, lsn, next_lsn;
+    std::string payload;
+  };
+  void Run() {
+    while (std::optional<Job> job = jobs_.Pop()) {
+      Converted c = ConvertRows(job->lsn, job->next_lsn, job->payload);
+      std::lock_guard<std::mutex> l(mu_);
+      done_.emplace(job->seq, std::move(c));
+      cv_.notify_all();
+    }
+  }
+
+  BoundedQueue<Job> jobs_;
+  std::mutex mu_;
+  std::condition_variable cv_;
+  absl::flat_hash_map<uint64_t, Converted> done_;  // at most max_in_flight
+  std::vector<std::thread> threads_;
+};
+
+absl::StatusOr<uint64_t> StorageWriter::ReplayFrom(
+    uint64_t from, const std::function<void(uint64_t entries)>& progress) {
+  if (options_.convert_threads > 0 && !pool_) {
+    pool_ = std::make_unique<ConvertPool>(options_.convert_threads, MaxInFlight());
+  }
   uint64_t applied = 0;
-  auto s = wal_->Replay(next_lsn_.load(), [&](wal::Lsn lsn, int64_t, std::string_view payload) {
+  uint64_t submitted = 0, taken = 0;  // sequence numbers of pool entries
+  const auto applied_one = [&](uint64_t next_lsn) {
+    next_lsn_.store(next_lsn);
+    if (++applied % 4096 == 0 && progress) progress(applied);
+  };
+  // Stores converted entries in order: those ready, all of them when `all`, and always
+  // enough to bring the entries in flight under the bound. On a Store error the rest are
+  // dropped (they are converted again when the entry is retried).
+  const auto store_ready = [&](bool all) -> absl::Status {
+    while (taken < submitted) {
+      if (!all && submitted - taken < MaxInFlight() && !pool_->Ready(taken)) break;
+      Converted c = pool_->Take(taken++);
+      if (auto s = StoreRows(c, MonotonicNanos()); !s.ok()) {
+        while (taken < submitted) pool_->Take(taken++);
+        return s;
+      }
+      applied_one(c.next_lsn);
+    }
+    return absl::OkStatus();
+  };
+  auto s = wal_->Replay(from, [&](wal::Lsn lsn, int64_t, std::string_view payload) {
+    const uint64_t next_lsn = lsn + wal::kEntryHeaderBytes + payload.size();
+    if (pool_ && IsRowsRecord(payload)) {
+      pool_->Submit(submitted++, lsn, next_lsn, std::string(payload));
+      return store_ready(false);
+    }
+    // Other entries are applied here, after everything before them.
+    if (auto a = store_ready(true); !a.ok()) return a;
     if (auto a = Apply(lsn, payload); !a.ok()) return a;
-    next_lsn_.store(lsn + wal::kEntryHeaderBytes + payload.size());
-    ++applied;
+    applied_one(next_lsn);
     return absl::OkStatus();
   });
+  // Entries read before a WAL error are still stored.
+  const absl::Status rest = pool_ ? store_ready(true) : absl::OkStatus();
   if (!s.ok()) return s;
+  if (!rest.ok()) return rest;
   return applied;
 }
+
+size_t StorageWriter::MaxInFlight() const { return 2 * options_.convert_threads + 2; }
+
+bool StorageWriter::IsRowsRecord(std::string_view payload) {
+  // Batch record layout (signal/batch.h): u8 format version, u8 signal type, ...
+  if (payload.size() < 2 || payload[0] != 1) return false;
+  const auto type = static_cast<SignalType>(payload[1]);
+  return type == SignalType::kTraces || type == SignalType::kLogs;
+}
+
+absl::StatusOr<uint64_t> StorageWriter::Pass() { return ReplayFrom(next_lsn_.load(), nullptr); }
 
 absl::Status StorageWriter::Recover(
     const std::function<void(uint64_t, uint64_t, uint64_t)>& progress) {
@@ -284,15 +423,11 @@ absl::Status StorageWriter::Recover(
   next_lsn_.store(st.checkpoint_lsn);
   const uint64_t from = st.checkpoint_lsn;
   const uint64_t total = st.next_lsn > from ? st.next_lsn - from : 0;
-  uint64_t entries = 0;
-  auto s = wal_->Replay(from, [&](wal::Lsn lsn, int64_t, std::string_view payload) {
-    if (auto a = Apply(lsn, payload); !a.ok()) return a;
-    next_lsn_.store(lsn + wal::kEntryHeaderBytes + payload.size());
-    if (++entries % 4096 == 0 && progress) progress(entries, next_lsn_.load() - from, total);
-    return absl::OkStatus();
+  auto n = ReplayFrom(from, [&](uint64_t entries) {
+    if (progress) progress(entries, next_lsn_.load() - from, total);
   });
-  if (progress) progress(entries, next_lsn_.load() - from, total);
-  if (!s.ok()) return s;
+  if (progress) progress(n.ok() ? *n : 0, next_lsn_.load() - from, total);
+  if (!n.ok()) return n.status();
   return Checkpoint();
 }
 
@@ -344,6 +479,7 @@ void StorageWriter::Stop() {
   }
   cv_.notify_all();
   if (thread_.joinable()) thread_.join();
+  pool_.reset();  // joins the conversion threads
 }
 
 }  // namespace observex::writer

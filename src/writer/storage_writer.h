@@ -11,8 +11,14 @@
 // for it would stop all ingest); a Store error stops the writer at that entry, which is
 // retried until it succeeds, so nothing acknowledged is skipped because of a full disk.
 //
+// Spans and logs entries are decoded and converted on `convert_threads` worker threads while
+// the applying thread stores the results strictly in WAL order (other entries are applied
+// after everything before them), so what is stored, and in which order, does not depend on
+// the threads.
+//
 // Thread-safety: Recover, Start and Stop are called by the owner in that order; the other
-// methods may be called from any thread. The tail thread is owned and joined by Stop.
+// methods may be called from any thread. The tail thread and the conversion threads are
+// owned and joined by Stop (and the destructor).
 #pragma once
 
 #include <atomic>
@@ -60,6 +66,10 @@ struct StorageWriterOptions {
   // Bound of the cache from raw OTLP point identities to series ids (metrics_cache.h), in
   // points; 0 turns it off (every metrics request is then converted in full).
   size_t metrics_cache_points = 1'000'000;
+  // Threads that decode and convert spans and logs entries ahead of the thread that stores
+  // them in WAL order; at most 2 * convert_threads + 2 entries are in flight. 0: everything
+  // on one thread.
+  size_t convert_threads = 2;
   StorageWriterObserver* observer = nullptr;  // not owned; may be null
 };
 
@@ -85,6 +95,30 @@ class StorageWriter {
   absl::Status Checkpoint();
 
  private:
+  // A spans or logs entry converted to rows, ready to be stored.
+  struct Converted {
+    uint64_t lsn = 0, next_lsn = 0;
+    int64_t tenant = 0;
+    SignalType type{};  // unset when the entry is not a batch record
+    storage::Table table = storage::Table::kSpans;
+    storage::ColumnBatch rows;
+    uint64_t row_count = 0;
+    absl::Status bad;  // why it cannot be stored (logged and skipped in its turn)
+    int64_t convert_nanos = 0;
+  };
+  class ConvertPool;
+
+  // Decodes and converts a spans or logs entry; safe from any thread.
+  static Converted ConvertRows(uint64_t lsn, uint64_t next_lsn, std::string_view payload);
+  static bool IsRowsRecord(std::string_view payload);
+  // Stores a converted entry (`start`: when storing began, for the observer).
+  absl::Status StoreRows(Converted& c, int64_t start);
+  // Applies every entry from `from` to the WAL's end in order (spans and logs converted on
+  // the pool when there is one); returns how many.
+  absl::StatusOr<uint64_t> ReplayFrom(uint64_t from,
+                                      const std::function<void(uint64_t entries)>& progress);
+  size_t MaxInFlight() const;
+  // Applies one entry on this thread.
   absl::Status Apply(uint64_t lsn, std::string_view payload);
   // OTLP metrics: from the cache when it knows every point, else converted in full (and
   // then learned by the cache). Sets `rows` to the samples stored, and `unconvertible` when
@@ -111,6 +145,8 @@ class StorageWriter {
   const StorageWriterOptions options_;
   // Used by the thread that applies entries (Recover's caller, then the tail thread).
   std::unique_ptr<MetricsSeriesCache> metrics_cache_;  // null when turned off
+  std::unique_ptr<ConvertPool> pool_;                  // made by the first replay; joined by Stop
+
   // (tenant, metric name) -> the metadata last recorded; dropped whole at kMaxMetadataCache.
   static constexpr size_t kMaxMetadataCache = 100'000;
   absl::flat_hash_map<std::pair<int64_t, std::string>, query::MetricMetadata> metadata_sent_;
