@@ -92,6 +92,7 @@ class CancellableSource final : public SeriesSource {
     const query::Labels& labels() const override { return inner_->labels(); }
     absl::Span<const query::SamplePoint> samples() const override { return inner_->samples(); }
     absl::Status status() const override { return status_.ok() ? inner_->status() : status_; }
+    bool MayHaveStaleMarkers() const override { return inner_->MayHaveStaleMarkers(); }
 
    private:
     std::unique_ptr<query::SeriesSet> inner_;

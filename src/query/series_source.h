@@ -52,6 +52,10 @@ class SeriesSet {
   virtual absl::Span<const SamplePoint> samples() const = 0;
   // OK after a clean end of iteration, else why iteration stopped.
   virtual absl::Status status() const = 0;
+  // False promises that samples() of the current series holds no staleness marker, so a
+  // reader need not filter them; true when it may (the default, for sources that do not
+  // know).
+  virtual bool MayHaveStaleMarkers() const { return true; }
 };
 
 // Metadata of one metric family, as the Prometheus metadata API reports it.

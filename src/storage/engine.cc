@@ -22,6 +22,7 @@
 
 #include <algorithm>
 #include <atomic>
+#include <bit>
 #include <cerrno>
 #include <condition_variable>
 #include <cstring>
@@ -715,7 +716,8 @@ struct SampleSelection {
 struct SampleBatch {
   size_t id_begin = 0, id_end = 0;
   std::vector<query::SamplePoint> samples;
-  std::vector<size_t> begin, length;  // per id of the batch
+  std::vector<size_t> begin, length;     // per id of the batch
+  std::vector<uint8_t> unsorted, stale;  // per id: needs sorting; holds a staleness marker
   absl::Status status;
 };
 
@@ -835,28 +837,48 @@ struct BatchDecoder {
     std::vector<size_t>& fill = out->length;
     std::fill(fill.begin(), fill.end(), 0);
     query::SamplePoint* dst = out->samples.data();
+    // Each source is in time order per series (a run is sorted by time, ties possible);
+    // together they may interleave. Order is checked where it can break: inside a run
+    // (ties) and where a series' stretches meet.
+    std::vector<uint8_t>& unsorted = out->unsorted;
+    unsorted.assign(m, 0);
+    std::vector<uint8_t>& stale = out->stale;
+    stale.assign(m, 0);
     for (const Segment& s : segments) {
       query::SamplePoint* o = dst + out->begin[s.id] + fill[s.id];
-      for (uint32_t r = 0; r < s.length; ++r) o[r] = {s.times[r], s.values[r]};
+      uint8_t bad = fill[s.id] > 0 && o[-1].t_ms >= s.times[0];
+      uint8_t marker = 0;
+      for (uint32_t r = 0; r < s.length; ++r) {
+        o[r] = {s.times[r], s.values[r]};
+        marker |= std::bit_cast<uint64_t>(s.values[r]) == query::kStaleNaNBits;
+      }
+      for (uint32_t r = 1; r < s.length; ++r) bad |= s.times[r] <= s.times[r - 1];
+      unsorted[s.id] |= bad;
+      stale[s.id] |= marker;
       fill[s.id] += s.length;
     }
     if (!sel.head.empty()) {
       for (size_t i = 0; i < m; ++i) {
         auto it = sel.head.find(sel.ids[id_begin + i]);
         if (it == sel.head.end()) continue;
-        std::copy(it->second.begin(), it->second.end(), dst + out->begin[i] + fill[i]);
-        fill[i] += it->second.size();
+        query::SamplePoint* o = dst + out->begin[i] + fill[i];
+        std::copy(it->second.begin(), it->second.end(), o);
+        const size_t len = it->second.size();
+        unsorted[i] |= fill[i] > 0 && len > 0 && o[-1].t_ms >= o[0].t_ms;
+        for (size_t r = 0; r < len; ++r) {
+          unsorted[i] |= r > 0 && o[r].t_ms <= o[r - 1].t_ms;
+          stale[i] |= query::IsStaleNaN(o[r].value);
+        }
+        fill[i] += len;
       }
     }
     for (size_t i = 0; i < m; ++i) {
+      if (!unsorted[i]) continue;
+      // A stable sort, and a timestamp written twice keeps its newest value (the later
+      // source). Usually the sources hold disjoint, time-ordered stretches and this is not
+      // reached.
       query::SamplePoint* s = dst + out->begin[i];
       const size_t len = fill[i];
-      // Sources are each in time order per series; together they need a stable sort, and
-      // a timestamp written twice keeps its newest value (the later source). Usually the
-      // sources hold disjoint, time-ordered stretches and there is nothing to do.
-      bool increasing = true;
-      for (size_t r = 1; r < len && increasing; ++r) increasing = s[r - 1].t_ms < s[r].t_ms;
-      if (increasing) continue;
       std::stable_sort(s, s + len, [](const auto& a, const auto& b) { return a.t_ms < b.t_ms; });
       size_t w = 0;
       for (size_t r = 0; r < len; ++r) {
@@ -918,6 +940,7 @@ class StoredSeriesSet final : public query::SeriesSet {
     return absl::MakeConstSpan(cur_->samples.data() + cur_->begin[pos_], cur_->length[pos_]);
   }
   absl::Status status() const override { return status_; }
+  bool MayHaveStaleMarkers() const override { return cur_->stale[pos_] != 0; }
 
  private:
   void Recycle() {

@@ -5,6 +5,7 @@
 #include <ctime>
 #include <limits>
 #include <map>
+#include <type_traits>
 
 #include "absl/status/status.h"
 #include "absl/strings/str_cat.h"
@@ -843,6 +844,13 @@ absl::StatusOr<Matrix> Evaluator::EvalTimestampOfSelector(const VectorSelector& 
   return out;
 }
 
+namespace {
+int64_t TimeOf(const Point& p) { return p.t; }
+double ValueOf(const Point& p) { return p.f; }
+int64_t TimeOf(const SamplePoint& p) { return p.t_ms; }
+double ValueOf(const SamplePoint& p) { return p.value; }
+}  // namespace
+
 absl::StatusOr<Matrix> Evaluator::EvalRangeFunction(const Call& c, size_t matrix_arg) {
   const std::string_view name = c.func->name;
   const Expr* arg = Unparen(c.args[matrix_arg].get());
@@ -872,60 +880,77 @@ absl::StatusOr<Matrix> Evaluator::EvalRangeFunction(const Call& c, size_t matrix
   int64_t at = 0;
 
   // Slides the window over one series' points step by step and applies the function.
-  auto process = [&](const Labels& metric, absl::Span<const Point> points,
-                     bool input_drop_name) -> absl::Status {
+  // `points` is a span of Point, or of the source's SamplePoint when the direct path reads
+  // a series without staleness markers straight from the source.
+  auto process = [&](const Labels& metric, auto points, bool input_drop_name) -> absl::Status {
+    using P = typename decltype(points)::value_type;
+    constexpr bool kPoints = std::is_same_v<P, Point>;
     Series s;
     s.metric = metric;
     s.drop_name = !keeps_name || input_drop_name;
     size_t lo = 0;
     size_t hi = 0;
     int64_t step = 0;
+    const size_t n = points.size();
+    const P* pts = points.data();
     if (counter_check) {
-      drops.resize(points.size());
+      drops.resize(n);
       uint32_t d = 0;
-      for (size_t i = 0; i < points.size(); ++i) {
-        d += i > 0 && points[i].f < points[i - 1].f;
+      for (size_t i = 0; i < n; ++i) {
+        d += i > 0 && ValueOf(pts[i]) < ValueOf(pts[i - 1]);
         drops[i] = d;
       }
     }
     // The direct path writes its points by index into room for every step (no capacity
     // check per step), then trims.
-    const bool direct = extrapolated && !points.empty() && NumSteps() <= (1 << 16);
+    const bool direct = extrapolated && n > 0 && NumSteps() <= (1 << 16);
     size_t written = 0;
     if (direct) s.points.resize(static_cast<size_t>(NumSteps()));
     for (int64_t ts = start_; ts <= end_; ts += interval_, ++step) {
       if ((step & 1023) == 1023) OBX_RETURN_IF_ERROR(ctx_->CheckDeadline());
       int64_t ref = (fixed ? at : ts) - offset_ms;
       int64_t mint = ref - range_ms;
-      while (lo < points.size() && points[lo].t <= mint) ++lo;
+      while (lo < n && TimeOf(pts[lo]) <= mint) ++lo;
       if (hi < lo) hi = lo;
-      while (hi < points.size() && points[hi].t <= ref) ++hi;
+      while (hi < n && TimeOf(pts[hi]) <= ref) ++hi;
       if (hi == lo) continue;
       if (absent_over_time) {
         step_present[step] = true;
         continue;
       }
-      Window w;
-      w.points = points.subspan(lo, hi - lo);
-      w.range_start = mint;
-      w.range_end = ref;
-      w.range_ms = range_ms;
-      w.ts = ts;
-      w.metric = &metric;
       if (extrapolated) {
-        const bool may_reset = counter_check && drops[hi - 1] != drops[lo];
-        std::optional<double> v = ExtrapolatedRate(w, counter_check, is_rate, may_reset);
-        if (!v.has_value()) continue;
+        if (hi - lo < 2) continue;
+        const P& first = pts[lo];
+        const P& last = pts[hi - 1];
+        double result = ValueOf(last) - ValueOf(first);
+        if (counter_check && drops[hi - 1] != drops[lo]) {
+          for (size_t i = lo + 1; i < hi; ++i) {
+            if (ValueOf(pts[i]) < ValueOf(pts[i - 1])) result += ValueOf(pts[i - 1]);
+          }
+        }
+        const double v = Extrapolate(result, TimeOf(first), ValueOf(first), TimeOf(last), hi - lo,
+                                     mint, ref, range_ms, counter_check, is_rate);
         if (direct) {
-          s.points[written++] = Point{ts, *v};
+          s.points[written++] = Point{ts, v};
         } else {
-          s.points.push_back(Point{ts, *v});
+          s.points.push_back(Point{ts, v});
         }
         continue;
       }
-      for (size_t i = 0; i < scalar_steps.size(); ++i) scalars[i] = scalar_steps[i][step];
-      OBX_ASSIGN_OR_RETURN(std::optional<double> v, CallRangeFunction(c, w, scalars, ctx_));
-      if (v.has_value()) s.points.push_back(Point{ts, *v});
+      if constexpr (kPoints) {
+        Window w;
+        w.points = points.subspan(lo, hi - lo);
+        w.range_start = mint;
+        w.range_end = ref;
+        w.range_ms = range_ms;
+        w.ts = ts;
+        w.metric = &metric;
+        for (size_t i = 0; i < scalar_steps.size(); ++i) scalars[i] = scalar_steps[i][step];
+        OBX_ASSIGN_OR_RETURN(std::optional<double> v, CallRangeFunction(c, w, scalars, ctx_));
+        if (v.has_value()) s.points.push_back(Point{ts, *v});
+      } else {
+        return absl::InternalError("range function over raw samples");
+      }
     }
     if (direct) {
       const bool sparse = written * 2 < s.points.size();
@@ -967,6 +992,15 @@ absl::StatusOr<Matrix> Evaluator::EvalRangeFunction(const Call& c, size_t matrix
     std::vector<Point> points;
     while (set->Next()) {
       OBX_RETURN_IF_ERROR(ctx_->CheckDeadline());
+      if (extrapolated && !set->MayHaveStaleMarkers()) {
+        // Nothing to filter: evaluated on the source's samples without a copy.
+        const auto samples = set->samples();
+        const int64_t held = static_cast<int64_t>(samples.size());
+        OBX_RETURN_IF_ERROR(ctx_->AddSamples(held));
+        OBX_RETURN_IF_ERROR(process(set->labels(), samples, false));
+        ctx_->ReleaseSamples(held);
+        continue;
+      }
       // Copies without staleness markers; written without push_back's capacity check per
       // sample, since this loop touches every sample the query reads.
       const auto samples = set->samples();
@@ -979,7 +1013,7 @@ absl::StatusOr<Matrix> Evaluator::EvalRangeFunction(const Call& c, size_t matrix
       points.resize(n);
       const int64_t held = static_cast<int64_t>(points.size());
       OBX_RETURN_IF_ERROR(ctx_->AddSamples(held));
-      OBX_RETURN_IF_ERROR(process(set->labels(), points, false));
+      OBX_RETURN_IF_ERROR(process(set->labels(), absl::Span<const Point>(points), false));
       ctx_->ReleaseSamples(held);
     }
     OBX_RETURN_IF_ERROR(set->status());
@@ -993,7 +1027,9 @@ absl::StatusOr<Matrix> Evaluator::EvalRangeFunction(const Call& c, size_t matrix
     fixed = sq->at != AtKind::kNone;
     at = AtTime(sq->at, sq->at_ms);
     OBX_ASSIGN_OR_RETURN(Matrix m, EvalSubquery(*sq));
-    for (const auto& ser : m) OBX_RETURN_IF_ERROR(process(ser.metric, ser.points, ser.drop_name));
+    for (const auto& ser : m) {
+      OBX_RETURN_IF_ERROR(process(ser.metric, absl::Span<const Point>(ser.points), ser.drop_name));
+    }
     ctx_->ReleaseSamples(TotalPoints(m));
   }
 

@@ -210,23 +210,8 @@ std::optional<double> ExtrapolatedRate(const Window& w, bool is_counter, bool is
       if (p[i].f < p[i - 1].f) result += p[i - 1].f;
     }
   }
-  double duration_to_start = static_cast<double>(p.front().t - w.range_start) / 1000;
-  double duration_to_end = static_cast<double>(w.range_end - p.back().t) / 1000;
-  double sampled = static_cast<double>(p.back().t - p.front().t) / 1000;
-  double avg = sampled / static_cast<double>(p.size() - 1);
-  double threshold = avg * 1.1;
-  if (duration_to_start >= threshold) duration_to_start = avg / 2;
-  if (is_counter) {
-    // A counter cannot go below zero: do not extrapolate past the zero point.
-    double duration_to_zero = duration_to_start;
-    if (result > 0 && p.front().f >= 0) duration_to_zero = sampled * (p.front().f / result);
-    if (duration_to_zero < duration_to_start) duration_to_start = duration_to_zero;
-  }
-  if (duration_to_end >= threshold) duration_to_end = avg / 2;
-  double factor = 1.0;
-  if (sampled != 0) factor = (sampled + duration_to_start + duration_to_end) / sampled;
-  if (is_rate) factor /= static_cast<double>(w.range_ms) / 1000.0;
-  return result * factor;
+  return Extrapolate(result, p.front().t, p.front().f, p.back().t, p.size(), w.range_start,
+                     w.range_end, w.range_ms, is_counter, is_rate);
 }
 
 namespace {

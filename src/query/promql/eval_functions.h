@@ -2,6 +2,8 @@
 // functions see one step at a time; range-vector functions see one series' window at a time.
 #pragma once
 
+#include <cstddef>
+#include <cstdint>
 #include <optional>
 #include <vector>
 
@@ -32,6 +34,32 @@ struct Window {
 absl::StatusOr<std::optional<double>> CallRangeFunction(const Call& call, const Window& w,
                                                         const std::vector<double>& scalars,
                                                         EvalContext* ctx);
+
+// The extrapolation of rate/increase/delta: `result` is the window's last value minus its
+// first (plus the values before counter resets), over n >= 2 samples from first_t to last_t
+// inside (range_start, range_end]. Inline: the evaluator calls it at every step of every
+// series.
+inline double Extrapolate(double result, int64_t first_t, double first_f, int64_t last_t, size_t n,
+                          int64_t range_start, int64_t range_end, int64_t range_ms, bool is_counter,
+                          bool is_rate) {
+  double duration_to_start = static_cast<double>(first_t - range_start) / 1000;
+  double duration_to_end = static_cast<double>(range_end - last_t) / 1000;
+  double sampled = static_cast<double>(last_t - first_t) / 1000;
+  double avg = sampled / static_cast<double>(n - 1);
+  double threshold = avg * 1.1;
+  if (duration_to_start >= threshold) duration_to_start = avg / 2;
+  if (is_counter) {
+    // A counter cannot go below zero: do not extrapolate past the zero point.
+    double duration_to_zero = duration_to_start;
+    if (result > 0 && first_f >= 0) duration_to_zero = sampled * (first_f / result);
+    if (duration_to_zero < duration_to_start) duration_to_start = duration_to_zero;
+  }
+  if (duration_to_end >= threshold) duration_to_end = avg / 2;
+  double factor = 1.0;
+  if (sampled != 0) factor = (sampled + duration_to_start + duration_to_end) / sampled;
+  if (is_rate) factor /= static_cast<double>(range_ms) / 1000.0;
+  return result * factor;
+}
 
 // rate (is_counter, is_rate), increase (is_counter) and delta over one window, extrapolated to
 // its edges. `may_reset` false promises that no value in the window is below its predecessor,
