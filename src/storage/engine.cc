@@ -672,6 +672,10 @@ class StoreSeriesSource final : public query::SeriesSource {
   std::shared_ptr<storage::Warnings> warnings_;
 };
 
+// A samples block's first and last series id, from the sparse index.
+int64_t FirstId(const BlockMeta& m) { return std::get<int64_t>(m.first_key[0]); }
+int64_t LastId(const BlockMeta& m) { return std::get<int64_t>(m.last_key[0]); }
+
 // What one Select reads: the ids asked for (ascending), the parts overlapping the range
 // (oldest first) with their blocks' id ranges, and the head's samples of those ids taken at
 // the same moment (the head is small and is read once, up front). Immutable once built,
@@ -679,7 +683,8 @@ class StoreSeriesSource final : public query::SeriesSource {
 struct SampleSelection {
   struct PartBlocks {
     PartPtr part;
-    std::vector<int64_t> first_id, last_id;  // per block, from the sparse index
+    // Blocks that may hold ids in [ids.front(), ids.back()] (by the sparse index).
+    size_t begin = 0, end = 0;
   };
   const EmbeddedStore* store = nullptr;
   std::shared_ptr<storage::Warnings> warnings;
@@ -795,11 +800,13 @@ struct BatchDecoder {
       const auto& pb = sel.parts[p];
       const PartReader& reader = *pb.part->reader;
       const auto& blocks = reader.manifest().blocks;
-      size_t b = std::lower_bound(pb.last_id.begin(), pb.last_id.end(), lo) - pb.last_id.begin();
-      for (; b < blocks.size() && pb.first_id[b] <= hi; ++b) {
+      size_t b = std::partition_point(blocks.begin() + pb.begin, blocks.begin() + pb.end,
+                                      [&](const BlockMeta& m) { return LastId(m) < lo; }) -
+                 blocks.begin();
+      for (; b < pb.end && FirstId(blocks[b]) <= hi; ++b) {
         if (blocks[b].max_time < sel.mint || blocks[b].min_time > sel.maxt) continue;
-        const int64_t* it = std::lower_bound(ids + id_begin, ids + id_end, pb.first_id[b]);
-        if (it == ids + id_end || *it > pb.last_id[b]) continue;
+        const int64_t* it = std::lower_bound(ids + id_begin, ids + id_end, FirstId(blocks[b]));
+        if (it == ids + id_end || *it > LastId(blocks[b])) continue;
         const size_t segments_before = segments.size();
         absl::Status s = ReadBlock(sel, reader, b, id_begin, id_end);
         if (s.ok()) continue;
@@ -1083,16 +1090,18 @@ absl::StatusOr<std::unique_ptr<query::SeriesSet>> StoreSeriesSource::Select(
   for (PartPtr& p : parts) {
     SampleSelection::PartBlocks pb;
     const auto& blocks = p->reader->manifest().blocks;
-    pb.first_id.reserve(blocks.size());
-    pb.last_id.reserve(blocks.size());
-    for (const BlockMeta& b : blocks) {
-      const int64_t first = std::get<int64_t>(b.first_key[0]);
-      const int64_t last = std::get<int64_t>(b.last_key[0]);
-      pb.first_id.push_back(first);
-      pb.last_id.push_back(last);
-      if (b.max_time < mint_ms || b.min_time > maxt_ms) continue;
-      auto it = std::lower_bound(ids.begin(), ids.end(), first);
-      candidate_blocks += it != ids.end() && *it <= last;
+    pb.begin = std::partition_point(blocks.begin(), blocks.end(),
+                                    [&](const BlockMeta& m) { return LastId(m) < ids.front(); }) -
+               blocks.begin();
+    pb.end = std::partition_point(blocks.begin() + pb.begin, blocks.end(),
+                                  [&](const BlockMeta& m) { return FirstId(m) <= ids.back(); }) -
+             blocks.begin();
+    if (pb.begin == pb.end) continue;
+    for (size_t b = pb.begin; b < pb.end; ++b) {
+      const BlockMeta& m = blocks[b];
+      if (m.max_time < mint_ms || m.min_time > maxt_ms) continue;
+      auto it = std::lower_bound(ids.begin(), ids.end(), FirstId(m));
+      candidate_blocks += it != ids.end() && *it <= LastId(m);
     }
     pb.part = std::move(p);
     sel->parts.push_back(std::move(pb));

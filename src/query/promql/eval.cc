@@ -867,10 +867,9 @@ absl::StatusOr<Matrix> Evaluator::EvalRangeFunction(const Call& c, size_t matrix
   const bool absent_over_time = name == "absent_over_time";
   const bool counter_check = name == "rate" || name == "increase";
   // rate/increase/delta take the direct path: no dispatch by name per step, and the counter
-  // resets of a window are counted from a per-series prefix count instead of a scan.
+  // resets of a window are noticed while its end advances instead of by a scan per step.
   const bool extrapolated = counter_check || name == "delta";
   const bool is_rate = name == "rate";
-  std::vector<uint32_t> drops;  // drops[i]: points among [1, i] below their predecessor
   Matrix out;
   std::vector<bool> step_present(absent_over_time ? NumSteps() : 0, false);
   std::vector<double> scalars(scalar_steps.size());
@@ -893,14 +892,9 @@ absl::StatusOr<Matrix> Evaluator::EvalRangeFunction(const Call& c, size_t matrix
     int64_t step = 0;
     const size_t n = points.size();
     const P* pts = points.data();
-    if (counter_check) {
-      drops.resize(n);
-      uint32_t d = 0;
-      for (size_t i = 0; i < n; ++i) {
-        d += i > 0 && ValueOf(pts[i]) < ValueOf(pts[i - 1]);
-        drops[i] = d;
-      }
-    }
+    // The last index i < hi whose value is below its predecessor's (0: none yet): a window
+    // [lo, hi) holds a counter reset when it is above lo.
+    size_t last_drop = 0;
     // The direct path writes its points by index into room for every step (no capacity
     // check per step), then trims.
     const bool direct = extrapolated && n > 0 && NumSteps() <= (1 << 16);
@@ -912,7 +906,10 @@ absl::StatusOr<Matrix> Evaluator::EvalRangeFunction(const Call& c, size_t matrix
       int64_t mint = ref - range_ms;
       while (lo < n && TimeOf(pts[lo]) <= mint) ++lo;
       if (hi < lo) hi = lo;
-      while (hi < n && TimeOf(pts[hi]) <= ref) ++hi;
+      while (hi < n && TimeOf(pts[hi]) <= ref) {
+        if (counter_check && hi > 0 && ValueOf(pts[hi]) < ValueOf(pts[hi - 1])) last_drop = hi;
+        ++hi;
+      }
       if (hi == lo) continue;
       if (absent_over_time) {
         step_present[step] = true;
@@ -923,7 +920,7 @@ absl::StatusOr<Matrix> Evaluator::EvalRangeFunction(const Call& c, size_t matrix
         const P& first = pts[lo];
         const P& last = pts[hi - 1];
         double result = ValueOf(last) - ValueOf(first);
-        if (counter_check && drops[hi - 1] != drops[lo]) {
+        if (counter_check && last_drop > lo) {
           for (size_t i = lo + 1; i < hi; ++i) {
             if (ValueOf(pts[i]) < ValueOf(pts[i - 1])) result += ValueOf(pts[i - 1]);
           }
