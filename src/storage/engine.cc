@@ -1108,10 +1108,14 @@ absl::StatusOr<std::unique_ptr<query::SeriesSet>> StoreSeriesSource::Select(
   }
   sel->failed.assign(sel->parts.size(), false);
 
-  // Batches of about kBlocksPerBatch blocks (8,192 rows each): ~2 MB of samples.
-  constexpr size_t kBlocksPerBatch = 16;
-  const size_t nbatches =
-      std::clamp<size_t>(candidate_blocks / kBlocksPerBatch, 1, std::max<size_t>(ids.size(), 1));
+  // Batches of about kBlocksPerBatch blocks (8,192 rows each, ~3 MB of samples). A block
+  // holding the ids on both sides of a cut is decoded by both batches (a run rarely starts
+  // on a block boundary), so batches are large; a small selection still gets a batch per
+  // worker and one more, so that both cores decode it.
+  constexpr size_t kBlocksPerBatch = 24;
+  const size_t want = std::max(candidate_blocks / kBlocksPerBatch,
+                               std::min(candidate_blocks / 8, StoredSeriesSet::kMaxWorkers + 1));
+  const size_t nbatches = std::clamp<size_t>(want, 1, ids.size());
   std::vector<std::pair<size_t, size_t>> batches;
   for (size_t b = 0; b < nbatches; ++b) {
     const size_t begin = ids.size() * b / nbatches, end = ids.size() * (b + 1) / nbatches;

@@ -50,9 +50,12 @@ inline double Extrapolate(double result, int64_t first_t, double first_f, int64_
   if (duration_to_start >= threshold) duration_to_start = avg / 2;
   if (is_counter) {
     // A counter cannot go below zero: do not extrapolate past the zero point.
-    double duration_to_zero = duration_to_start;
-    if (result > 0 && first_f >= 0) duration_to_zero = sampled * (first_f / result);
-    if (duration_to_zero < duration_to_start) duration_to_start = duration_to_zero;
+    // duration_to_start is below 1.1 * sampled here, so when first_f exceeds 1.2 * result
+    // the zero point lies further back and the division can be skipped (same result).
+    if (result > 0 && first_f >= 0 && !(sampled > 0 && first_f > 1.2 * result)) {
+      const double duration_to_zero = sampled * (first_f / result);
+      if (duration_to_zero < duration_to_start) duration_to_start = duration_to_zero;
+    }
   }
   if (duration_to_end >= threshold) duration_to_end = avg / 2;
   double factor = 1.0;

@@ -57,18 +57,6 @@ void EnsureMonotonic(std::vector<Bucket>* b, BucketQuantileResult* r) {
 
 }  // namespace
 
-double KahanInc(double inc, double sum, double* c) {
-  double t = sum + inc;
-  if (std::isinf(t)) {
-    *c = 0;
-  } else if (std::fabs(sum) >= std::fabs(inc)) {
-    *c += (sum - t) + inc;
-  } else {
-    *c += (inc - t) + sum;
-  }
-  return t;
-}
-
 double Quantile(double q, std::vector<double>* values) {
   if (values->empty() || std::isnan(q)) return std::numeric_limits<double>::quiet_NaN();
   if (q < 0) return -std::numeric_limits<double>::infinity();

@@ -4,12 +4,24 @@
 // reported). Pure functions; thread-safe.
 #pragma once
 
+#include <cmath>
 #include <vector>
 
 namespace observex::query::promql::internal {
 
-// One step of compensated summation: returns the new sum and updates *c.
-double KahanInc(double inc, double sum, double* c);
+// One step of compensated summation: returns the new sum and updates *c. Inline: the
+// aggregations call it per input sample.
+inline double KahanInc(double inc, double sum, double* c) {
+  double t = sum + inc;
+  if (std::isinf(t)) {
+    *c = 0;
+  } else if (std::fabs(sum) >= std::fabs(inc)) {
+    *c += (sum - t) + inc;
+  } else {
+    *c += (inc - t) + sum;
+  }
+  return t;
+}
 
 // q-quantile of `values` (sorted in place). NaN for no values or q NaN, -Inf for q < 0,
 // +Inf for q > 1.
