@@ -892,6 +892,10 @@ absl::StatusOr<Matrix> Evaluator::EvalRangeFunction(const Call& c, size_t matrix
     int64_t step = 0;
     const size_t n = points.size();
     const P* pts = points.data();
+    // Locals, so the compiler keeps them in registers across the stores of the step loop.
+    const int64_t range = range_ms, offset = offset_ms, at_ms = at;
+    const bool at_fixed = fixed;
+    const double range_seconds = static_cast<double>(range) / 1000.0;
     // The last index i < hi whose value is below its predecessor's (0: none yet): a window
     // [lo, hi) holds a counter reset when it is above lo.
     size_t last_drop = 0;
@@ -902,8 +906,8 @@ absl::StatusOr<Matrix> Evaluator::EvalRangeFunction(const Call& c, size_t matrix
     if (direct) s.points.resize(static_cast<size_t>(NumSteps()));
     for (int64_t ts = start_; ts <= end_; ts += interval_, ++step) {
       if ((step & 1023) == 1023) OBX_RETURN_IF_ERROR(ctx_->CheckDeadline());
-      int64_t ref = (fixed ? at : ts) - offset_ms;
-      int64_t mint = ref - range_ms;
+      int64_t ref = (at_fixed ? at_ms : ts) - offset;
+      int64_t mint = ref - range;
       while (lo < n && TimeOf(pts[lo]) <= mint) ++lo;
       if (hi < lo) hi = lo;
       while (hi < n && TimeOf(pts[hi]) <= ref) {
@@ -926,7 +930,7 @@ absl::StatusOr<Matrix> Evaluator::EvalRangeFunction(const Call& c, size_t matrix
           }
         }
         const double v = Extrapolate(result, TimeOf(first), ValueOf(first), TimeOf(last), hi - lo,
-                                     mint, ref, range_ms, counter_check, is_rate);
+                                     mint, ref, range_seconds, counter_check, is_rate);
         if (direct) {
           s.points[written++] = Point{ts, v};
         } else {

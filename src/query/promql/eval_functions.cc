@@ -211,7 +211,7 @@ std::optional<double> ExtrapolatedRate(const Window& w, bool is_counter, bool is
     }
   }
   return Extrapolate(result, p.front().t, p.front().f, p.back().t, p.size(), w.range_start,
-                     w.range_end, w.range_ms, is_counter, is_rate);
+                     w.range_end, static_cast<double>(w.range_ms) / 1000.0, is_counter, is_rate);
 }
 
 namespace {

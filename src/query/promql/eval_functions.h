@@ -39,9 +39,10 @@ absl::StatusOr<std::optional<double>> CallRangeFunction(const Call& call, const 
 // first (plus the values before counter resets), over n >= 2 samples from first_t to last_t
 // inside (range_start, range_end]. Inline: the evaluator calls it at every step of every
 // series.
+// `range_seconds` is the range in ms / 1000.0, computed once by the caller.
 inline double Extrapolate(double result, int64_t first_t, double first_f, int64_t last_t, size_t n,
-                          int64_t range_start, int64_t range_end, int64_t range_ms, bool is_counter,
-                          bool is_rate) {
+                          int64_t range_start, int64_t range_end, double range_seconds,
+                          bool is_counter, bool is_rate) {
   double duration_to_start = static_cast<double>(first_t - range_start) / 1000;
   double duration_to_end = static_cast<double>(range_end - last_t) / 1000;
   double sampled = static_cast<double>(last_t - first_t) / 1000;
@@ -60,7 +61,7 @@ inline double Extrapolate(double result, int64_t first_t, double first_f, int64_
   if (duration_to_end >= threshold) duration_to_end = avg / 2;
   double factor = 1.0;
   if (sampled != 0) factor = (sampled + duration_to_start + duration_to_end) / sampled;
-  if (is_rate) factor /= static_cast<double>(range_ms) / 1000.0;
+  if (is_rate) factor /= range_seconds;
   return result * factor;
 }
 
