@@ -504,22 +504,20 @@ absl::Status EmbeddedStore::Append(int64_t tenant_id, Table table, const ColumnB
 
   if (table == Table::kSamples) {
     // The series index learns which days each series has samples in (for look-ups by time).
+    // NoteDay takes repeated ids; nearly every batch lies in one day, passed as it is.
     const auto& ids = std::get<0>(input->columns[schema.IndexOf("series_id")]);
     const auto& t = std::get<0>(input->columns[schema.time_column]);
-    absl::flat_hash_map<int32_t, absl::flat_hash_set<int64_t>> by_day;
-    int32_t last_day = schema.DayOf(t[0]);
-    auto* bucket = &by_day[last_day];
-    for (size_t i = 0; i < ids.size(); ++i) {
-      const int32_t d = schema.DayOf(t[i]);
-      if (d != last_day) {
-        last_day = d;
-        bucket = &by_day[d];
+    const int32_t first_day = schema.DayOf(t[0]);
+    size_t other = 0;
+    while (other < t.size() && schema.DayOf(t[other]) == first_day) ++other;
+    if (other == t.size()) {
+      if (auto s = (*tenant)->index->NoteDay(ids, first_day); !s.ok()) return s;
+    } else {
+      absl::flat_hash_map<int32_t, std::vector<int64_t>> by_day;
+      for (size_t i = 0; i < ids.size(); ++i) by_day[schema.DayOf(t[i])].push_back(ids[i]);
+      for (const auto& [day, v] : by_day) {
+        if (auto s = (*tenant)->index->NoteDay(v, day); !s.ok()) return s;
       }
-      bucket->insert(ids[i]);
-    }
-    for (const auto& [day, set] : by_day) {
-      std::vector<int64_t> v(set.begin(), set.end());
-      if (auto s = (*tenant)->index->NoteDay(v, day); !s.ok()) return s;
     }
   }
   return ts.head.Append(*input, wal_lsn, absl::Now());
@@ -723,6 +721,11 @@ struct SampleBatch {
   std::vector<query::SamplePoint> samples;
   std::vector<size_t> begin, length;     // per id of the batch
   std::vector<uint8_t> unsorted, stale;  // per id: needs sorting; holds a staleness marker
+
+  size_t Bytes() const {
+    return samples.capacity() * sizeof(query::SamplePoint) +
+           (begin.capacity() + length.capacity()) * sizeof(size_t);
+  }
   absl::Status status;
 };
 
@@ -740,6 +743,9 @@ struct BatchDecoder {
   std::vector<std::unique_ptr<Column>> columns;  // pool; the first `used` hold this batch's
   size_t used = 0;
   std::vector<Segment> segments;
+
+  // Roughly: the pooled columns hold a block each.
+  size_t Bytes() const { return (columns.size() + 1) * kDefaultBlockRows * sizeof(int64_t); }
 
   Column* NextColumn() {
     if (used == columns.size()) columns.push_back(std::make_unique<Column>());
@@ -900,6 +906,48 @@ struct BatchDecoder {
   }
 };
 
+// Buffers kept between selections, so that steady querying neither maps nor zeroes fresh
+// memory and reuses its decompression contexts. Bounded: at most `max_kept` objects, and one
+// holding more than kMaxPooledBytes is freed instead.
+template <typename T>
+class BufferPool {
+ public:
+  static constexpr size_t kMaxPooledBytes = size_t{32} << 20;
+  explicit BufferPool(size_t max_kept) : max_kept_(max_kept) {}
+  std::unique_ptr<T> Get() {
+    {
+      std::lock_guard<std::mutex> l(mu_);
+      if (!kept_.empty()) {
+        std::unique_ptr<T> t = std::move(kept_.back());
+        kept_.pop_back();
+        return t;
+      }
+    }
+    return std::make_unique<T>();
+  }
+  void Put(std::unique_ptr<T> t) {
+    if (t == nullptr || t->Bytes() > kMaxPooledBytes) return;
+    std::lock_guard<std::mutex> l(mu_);
+    if (kept_.size() < max_kept_) kept_.push_back(std::move(t));
+  }
+
+ private:
+  const size_t max_kept_;
+  std::mutex mu_;
+  std::vector<std::unique_ptr<T>> kept_;
+};
+
+constexpr size_t kPooledBatches = 8;
+constexpr size_t kPooledDecoders = 4;
+BufferPool<SampleBatch>& BatchPool() {
+  static BufferPool<SampleBatch> pool(kPooledBatches);
+  return pool;
+}
+BufferPool<BatchDecoder>& DecoderPool() {
+  static BufferPool<BatchDecoder> pool(kPooledDecoders);
+  return pool;
+}
+
 // Streams a selection's series in id order, a batch of ids at a time. Batches are decoded
 // ahead by up to kMaxWorkers threads that the set owns and joins, at most kAhead batches
 // beyond the one being read, so memory stays bounded by the batch size however large the
@@ -922,6 +970,10 @@ class StoredSeriesSet final : public query::SeriesSet {
     }
     cv_.notify_all();
     for (auto& t : workers_) t.join();
+    BatchPool().Put(std::move(cur_));
+    for (auto& b : free_) BatchPool().Put(std::move(b));
+    for (auto& b : slots_) BatchPool().Put(std::move(b));
+    DecoderPool().Put(std::move(local_));
   }
 
   bool Next() override {
@@ -959,8 +1011,9 @@ class StoredSeriesSet final : public query::SeriesSet {
   // Makes batch k current: decodes it here without workers, else waits for it.
   bool Take(size_t k) {
     if (workers_.empty()) {
-      if (cur_ == nullptr) cur_ = std::make_unique<SampleBatch>();
-      local_.Decode(*sel_, batches_[k].first, batches_[k].second, cur_.get());
+      if (cur_ == nullptr) cur_ = BatchPool().Get();
+      if (local_ == nullptr) local_ = DecoderPool().Get();
+      local_->Decode(*sel_, batches_[k].first, batches_[k].second, cur_.get());
     } else {
       std::unique_lock<std::mutex> l(mu_);
       if (cur_ != nullptr) free_.push_back(std::move(cur_));
@@ -977,7 +1030,7 @@ class StoredSeriesSet final : public query::SeriesSet {
   }
 
   void Work() {
-    BatchDecoder dec;
+    std::unique_ptr<BatchDecoder> dec = DecoderPool().Get();
     while (true) {
       size_t k;
       std::unique_ptr<SampleBatch> b;
@@ -986,21 +1039,22 @@ class StoredSeriesSet final : public query::SeriesSet {
         cv_.wait(l, [&] {
           return stop_ || next_start_ >= batches_.size() || next_start_ < reading_ + kAhead;
         });
-        if (stop_ || next_start_ >= batches_.size()) return;
+        if (stop_ || next_start_ >= batches_.size()) break;
         k = next_start_++;
         if (!free_.empty()) {
           b = std::move(free_.back());
           free_.pop_back();
         }
       }
-      if (b == nullptr) b = std::make_unique<SampleBatch>();
-      dec.Decode(*sel_, batches_[k].first, batches_[k].second, b.get());
+      if (b == nullptr) b = BatchPool().Get();
+      dec->Decode(*sel_, batches_[k].first, batches_[k].second, b.get());
       {
         std::lock_guard<std::mutex> l(mu_);
         slots_[k] = std::move(b);
       }
       cv_.notify_all();
     }
+    DecoderPool().Put(std::move(dec));
   }
 
   std::shared_ptr<const SampleSelection> sel_;
@@ -1010,7 +1064,7 @@ class StoredSeriesSet final : public query::SeriesSet {
   size_t pos_ = static_cast<size_t>(-1);
   query::Labels labels_;
   absl::Status status_;
-  BatchDecoder local_;  // without workers
+  std::unique_ptr<BatchDecoder> local_;  // without workers
 
   std::mutex mu_;
   std::condition_variable cv_;
