@@ -504,22 +504,20 @@ absl::Status EmbeddedStore::Append(int64_t tenant_id, Table table, const ColumnB
 
   if (table == Table::kSamples) {
     // The series index learns which days each series has samples in (for look-ups by time).
+    // NoteDay takes repeated ids; nearly every batch lies in one day, passed as it is.
     const auto& ids = std::get<0>(input->columns[schema.IndexOf("series_id")]);
     const auto& t = std::get<0>(input->columns[schema.time_column]);
-    absl::flat_hash_map<int32_t, absl::flat_hash_set<int64_t>> by_day;
-    int32_t last_day = schema.DayOf(t[0]);
-    auto* bucket = &by_day[last_day];
-    for (size_t i = 0; i < ids.size(); ++i) {
-      const int32_t d = schema.DayOf(t[i]);
-      if (d != last_day) {
-        last_day = d;
-        bucket = &by_day[d];
+    const int32_t first_day = schema.DayOf(t[0]);
+    size_t other = 0;
+    while (other < t.size() && schema.DayOf(t[other]) == first_day) ++other;
+    if (other == t.size()) {
+      if (auto s = (*tenant)->index->NoteDay(ids, first_day); !s.ok()) return s;
+    } else {
+      absl::flat_hash_map<int32_t, std::vector<int64_t>> by_day;
+      for (size_t i = 0; i < ids.size(); ++i) by_day[schema.DayOf(t[i])].push_back(ids[i]);
+      for (const auto& [day, v] : by_day) {
+        if (auto s = (*tenant)->index->NoteDay(v, day); !s.ok()) return s;
       }
-      bucket->insert(ids[i]);
-    }
-    for (const auto& [day, set] : by_day) {
-      std::vector<int64_t> v(set.begin(), set.end());
-      if (auto s = (*tenant)->index->NoteDay(v, day); !s.ok()) return s;
     }
   }
   return ts.head.Append(*input, wal_lsn, absl::Now());
