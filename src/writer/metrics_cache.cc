@@ -75,13 +75,17 @@ class FastConverter final : public metrics::WirePointVisitor {
     if (metric_ == MetricsSeriesCache::kNone) return false;
     if (c_.metric_info_[metric_].name.empty()) return false;  // rejected: no usable name
     used_metrics_.push_back(metric_);
+    key_ = std::string(c_.PointKey(resource_, scope_, metric_, {}));  // the points' prefix
+    prefix_ = key_.size();
     return true;
   }
   bool OnPoint(const metrics::WireNumberPoint& p) override {
     if (p.time_unix_nano == 0) return false;
     double v;
     if (!PointValue(p, &v)) return false;
-    auto it = c_.points_.find(c_.PointKey(resource_, scope_, metric_, p.attributes));
+    key_.resize(prefix_);
+    key_.append(p.attributes.data(), p.attributes.size());
+    auto it = c_.points_.find(absl::string_view(key_));
     if (it == c_.points_.end()) return false;
     const int64_t t = NanosToMillis(p.time_unix_nano);
     Add(it->second, t, v);
@@ -171,6 +175,8 @@ class FastConverter final : public metrics::WirePointVisitor {
   std::vector<int64_t>& time_;
   std::vector<double>& value_;
   uint32_t resource_ = 0, scope_ = 0, metric_ = 0;
+  std::string key_;  // of the current point
+  size_t prefix_ = 0;
   std::vector<int64_t> times_;  // accepted sample times of the current resource
   // Metrics with samples in request order; kNone for a resource's target_info.
   std::vector<uint32_t> used_metrics_;
@@ -313,6 +319,11 @@ bool MetricsSeriesCache::TryConvert(int64_t tenant, std::string_view request,
     for (Slot& s : slots_) s.stamp = 0;
     stamp_ = 1;
   }
+  // A number point takes at least ~20 bytes of the request: room for most requests at once.
+  const size_t expect = request.size() / 20;
+  std::get<0>(rows->columns[0]).reserve(expect);
+  std::get<0>(rows->columns[1]).reserve(expect);
+  std::get<1>(rows->columns[2]).reserve(expect);
   FastConverter conv(*this, tenant, rows);
   if (metrics::ScanNumberPoints(request, conv) != metrics::WireScan::kDone) return false;
   conv.Dedup();
