@@ -126,14 +126,17 @@ absl::Status Evaluator::AggregateSeriesMajor(Tok op, const Matrix& in,
     OBX_RETURN_IF_ERROR(ctx_->CheckDeadline());
     const Series& ser = in[si];
     Cell* row = cells.data() + series_group[si] * nsteps;
+    size_t st = 0;
+    int64_t step_t = start_;
     for (const Point& pt : ser.points) {
       // Inputs are evaluated at the steps; a point off the grid ends the series, as the
-      // step-by-step cursor would stop there.
-      const int64_t off = pt.t - start_;
-      if (off < 0 || off % interval_ != 0 || off / interval_ >= static_cast<int64_t>(nsteps)) {
-        break;
+      // step-by-step cursor would stop there. (A cursor, not a division per point.)
+      while (st < nsteps && step_t < pt.t) {
+        step_t += interval_;
+        ++st;
       }
-      Cell& g = row[off / interval_];
+      if (st >= nsteps || step_t != pt.t) break;
+      Cell& g = row[st];
       const double f = pt.f;
       if (!g.seen) {
         g = Cell();
