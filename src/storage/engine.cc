@@ -951,7 +951,8 @@ BufferPool<BatchDecoder>& DecoderPool() {
 // Streams a selection's series in id order, a batch of ids at a time. Batches are decoded
 // ahead by up to kMaxWorkers threads that the set owns and joins, at most kAhead batches
 // beyond the one being read, so memory stays bounded by the batch size however large the
-// selection; a small selection is decoded on the calling thread.
+// selection; the reader decodes a batch itself when no worker has started it, and a small
+// selection entirely.
 class StoredSeriesSet final : public query::SeriesSet {
  public:
   static constexpr size_t kMaxWorkers = 2;
@@ -1019,8 +1020,21 @@ class StoredSeriesSet final : public query::SeriesSet {
       if (cur_ != nullptr) free_.push_back(std::move(cur_));
       reading_ = k;
       cv_.notify_all();
-      cv_.wait(l, [&] { return slots_[k] != nullptr; });
-      cur_ = std::move(slots_[k]);
+      if (slots_[k] == nullptr && next_start_ == k) {
+        // No worker has started it: the reader decodes it rather than wait idle.
+        next_start_ = k + 1;
+        if (!free_.empty()) {
+          cur_ = std::move(free_.back());
+          free_.pop_back();
+        }
+        l.unlock();
+        if (cur_ == nullptr) cur_ = BatchPool().Get();
+        if (local_ == nullptr) local_ = DecoderPool().Get();
+        local_->Decode(*sel_, batches_[k].first, batches_[k].second, cur_.get());
+      } else {
+        cv_.wait(l, [&] { return slots_[k] != nullptr; });
+        cur_ = std::move(slots_[k]);
+      }
     }
     if (!cur_->status.ok()) {
       status_ = cur_->status;
@@ -1175,9 +1189,12 @@ absl::StatusOr<std::unique_ptr<query::SeriesSet>> StoreSeriesSource::Select(
     const size_t begin = ids.size() * b / nbatches, end = ids.size() * (b + 1) / nbatches;
     if (begin < end) batches.emplace_back(begin, end);
   }
+  // The reader evaluates what it reads and decodes a batch itself when no worker has started
+  // it, so workers leave it a core: one fewer than the cores (more would only take turns
+  // with the reader, which is the critical path).
   const size_t hw = std::max(1u, std::thread::hardware_concurrency());
   const size_t workers =
-      batches.size() < 2 ? 0 : std::min({StoredSeriesSet::kMaxWorkers, hw, batches.size()});
+      batches.size() < 2 ? 0 : std::min({StoredSeriesSet::kMaxWorkers, hw - 1, batches.size()});
   sel->ids = std::move(ids);
   return std::make_unique<StoredSeriesSet>(std::move(sel), std::move(batches), workers);
 }
