@@ -1,4 +1,6 @@
+#include <algorithm>
 #include <cmath>
+#include <string>
 
 #include "gtest/gtest.h"
 #include "promql_script.h"
@@ -64,6 +66,47 @@ TEST_F(EngineTest, RangeQueryStepsAndOrdering) {
   ASSERT_EQ(r->series[0].points.size(), 6u);
   for (const auto& p : r->series[0].points) EXPECT_DOUBLE_EQ(p.value, 2.0);
   EXPECT_TRUE(r->annotations.empty());
+}
+
+// Enough input points (200 series x 1,441 steps) that sum/avg/count/max by (g) split their
+// groups over two threads; every group's value is known exactly at every step, and a
+// one-group sum (no split) and a query too small to split agree with it.
+TEST_F(EngineTest, LargeAggregationsSplitOverThreadsAgreeWithTheExactValues) {
+  constexpr int kSeries = 200;
+  constexpr int64_t kEnd = 24 * 60 * kMin;
+  for (int i = 0; i < kSeries; ++i) {
+    Labels l({{"__name__", "m"}, {"i", std::to_string(i)}, {"g", std::to_string(i % 3)}});
+    for (int64_t t = 0; t <= kEnd; t += 15'000) Add(l, t, i);
+  }
+  double sum[3] = {0, 0, 0}, count[3] = {0, 0, 0}, max[3] = {0, 0, 0};
+  for (int i = 0; i < kSeries; ++i) {
+    sum[i % 3] += i;
+    count[i % 3] += 1;
+    max[i % 3] = std::max<double>(max[i % 3], i);
+  }
+  for (const char* op : {"sum", "avg", "count", "max"}) {
+    SCOPED_TRACE(op);
+    auto r = engine_.RangeQuery(src_, std::string(op) + " by (g) (m)", 0, kEnd, kMin);
+    ASSERT_TRUE(r.ok()) << r.status();
+    ASSERT_EQ(r->series.size(), 3u);
+    for (int g = 0; g < 3; ++g) {
+      EXPECT_EQ(r->series[g].labels.String(), "{g=\"" + std::to_string(g) + "\"}");
+      ASSERT_EQ(r->series[g].points.size(), 1441u);
+      const double want = std::string(op) == "sum"     ? sum[g]
+                          : std::string(op) == "avg"   ? sum[g] / count[g]
+                          : std::string(op) == "count" ? count[g]
+                                                       : max[g];
+      for (const auto& p : r->series[g].points) ASSERT_EQ(p.value, want) << p.t_ms;
+    }
+  }
+  auto all = engine_.RangeQuery(src_, "sum(m)", 0, kEnd, kMin);
+  ASSERT_TRUE(all.ok()) << all.status();
+  ASSERT_EQ(all->series.size(), 1u);
+  for (const auto& p : all->series[0].points) ASSERT_EQ(p.value, sum[0] + sum[1] + sum[2]);
+  auto small = engine_.RangeQuery(src_, "sum by (g) (m)", 0, 10 * kMin, kMin);
+  ASSERT_TRUE(small.ok()) << small.status();
+  ASSERT_EQ(small->series.size(), 3u);
+  EXPECT_EQ(small->series[1].points[0].value, sum[1]);
 }
 
 TEST_F(EngineTest, OffsetAndAtModifiers) {

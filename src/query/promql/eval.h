@@ -130,6 +130,8 @@ class Evaluator {
                                     const std::vector<size_t>& series_group, Matrix* out);
   // Bound on groups x steps for AggregateSeriesMajor's state (~56 bytes a cell).
   static constexpr size_t kMaxSeriesMajorCells = size_t{1} << 20;
+  // Input points from which AggregateSeriesMajor splits its groups over two threads.
+  static constexpr int64_t kParallelAggregatePoints = int64_t{1} << 18;
   absl::StatusOr<Matrix> EvalCall(const Call& c);
   absl::StatusOr<Matrix> EvalRangeFunction(const Call& c, size_t matrix_arg);
   absl::StatusOr<Matrix> EvalTimestampOfSelector(const VectorSelector& vs);

@@ -4,6 +4,7 @@
 #include <algorithm>
 #include <cmath>
 #include <limits>
+#include <thread>
 
 #include "absl/container/flat_hash_map.h"
 #include "absl/status/status.h"
@@ -121,83 +122,112 @@ struct Cell {
 absl::Status Evaluator::AggregateSeriesMajor(Tok op, const Matrix& in,
                                              const std::vector<size_t>& series_group, Matrix* out) {
   const size_t nsteps = static_cast<size_t>(NumSteps());
-  std::vector<Cell> cells(out->size() * nsteps);
-  for (size_t si = 0; si < in.size(); ++si) {
-    OBX_RETURN_IF_ERROR(ctx_->CheckDeadline());
-    const Series& ser = in[si];
-    Cell* row = cells.data() + series_group[si] * nsteps;
-    size_t st = 0;
-    int64_t step_t = start_;
-    for (const Point& pt : ser.points) {
-      // Inputs are evaluated at the steps; a point off the grid ends the series, as the
-      // step-by-step cursor would stop there. (A cursor, not a division per point.)
-      while (st < nsteps && step_t < pt.t) {
-        step_t += interval_;
-        ++st;
-      }
-      if (st >= nsteps || step_t != pt.t) break;
-      Cell& g = row[st];
-      const double f = pt.f;
-      if (!g.seen) {
-        g = Cell();
-        g.seen = true;
-        g.value = f;
-        g.mean = f;
-        g.count = 1;
-        g.drop_name = ser.drop_name;
-        if (op == Tok::kStddev || op == Tok::kStdvar) {
-          g.value = (std::isnan(f) || std::isinf(f)) ? std::nan("") : 0.0;
-        } else if (op == Tok::kGroup) {
-          g.value = 1;
+  const size_t ngroups = out->size();
+  std::vector<Cell> cells(ngroups * nsteps);
+  // Accumulates the series of groups [g_lo, g_hi): groups own disjoint cells, so two ranges
+  // can run on two threads, each cell still seeing its inputs in series order.
+  auto accumulate = [&](size_t g_lo, size_t g_hi) -> absl::Status {
+    for (size_t si = 0; si < in.size(); ++si) {
+      if (series_group[si] < g_lo || series_group[si] >= g_hi) continue;
+      OBX_RETURN_IF_ERROR(ctx_->CheckDeadline());
+      const Series& ser = in[si];
+      Cell* row = cells.data() + series_group[si] * nsteps;
+      size_t st = 0;
+      int64_t step_t = start_;
+      for (const Point& pt : ser.points) {
+        // Inputs are evaluated at the steps; a point off the grid ends the series, as the
+        // step-by-step cursor would stop there. (A cursor, not a division per point.)
+        while (st < nsteps && step_t < pt.t) {
+          step_t += interval_;
+          ++st;
         }
-        continue;
-      }
-      if (ser.drop_name) g.drop_name = true;
-      switch (op) {
-        case Tok::kSum:
-          g.value = KahanInc(f, g.value, &g.kahan_c);
-          break;
-        case Tok::kAvg: {
-          g.count++;
-          if (!g.incremental) {
-            double c2 = g.kahan_c;
-            double nv = KahanInc(f, g.value, &c2);
-            if (!std::isinf(nv)) {
-              g.value = nv;
-              g.kahan_c = c2;
-              break;
-            }
-            g.incremental = true;
-            g.mean = g.value / (g.count - 1);
-            g.kahan_c /= g.count - 1;
+        if (st >= nsteps || step_t != pt.t) break;
+        Cell& g = row[st];
+        const double f = pt.f;
+        if (!g.seen) {
+          g = Cell();
+          g.seen = true;
+          g.value = f;
+          g.mean = f;
+          g.count = 1;
+          g.drop_name = ser.drop_name;
+          if (op == Tok::kStddev || op == Tok::kStdvar) {
+            g.value = (std::isnan(f) || std::isinf(f)) ? std::nan("") : 0.0;
+          } else if (op == Tok::kGroup) {
+            g.value = 1;
           }
-          double q = (g.count - 1) / g.count;
-          double qc = q * g.kahan_c;
-          g.mean = KahanInc(f / g.count, q * g.mean, &qc);
-          g.kahan_c = qc;
-          break;
+          continue;
         }
-        case Tok::kMax:
-          if (g.value < f || std::isnan(g.value)) g.value = f;
-          break;
-        case Tok::kMin:
-          if (g.value > f || std::isnan(g.value)) g.value = f;
-          break;
-        case Tok::kCount:
-          g.count++;
-          break;
-        case Tok::kStddev:
-        case Tok::kStdvar: {
-          g.count++;
-          double delta = f - g.mean;
-          g.mean += delta / g.count;
-          g.value += delta * (f - g.mean);
-          break;
+        if (ser.drop_name) g.drop_name = true;
+        switch (op) {
+          case Tok::kSum:
+            g.value = KahanInc(f, g.value, &g.kahan_c);
+            break;
+          case Tok::kAvg: {
+            g.count++;
+            if (!g.incremental) {
+              double c2 = g.kahan_c;
+              double nv = KahanInc(f, g.value, &c2);
+              if (!std::isinf(nv)) {
+                g.value = nv;
+                g.kahan_c = c2;
+                break;
+              }
+              g.incremental = true;
+              g.mean = g.value / (g.count - 1);
+              g.kahan_c /= g.count - 1;
+            }
+            double q = (g.count - 1) / g.count;
+            double qc = q * g.kahan_c;
+            g.mean = KahanInc(f / g.count, q * g.mean, &qc);
+            g.kahan_c = qc;
+            break;
+          }
+          case Tok::kMax:
+            if (g.value < f || std::isnan(g.value)) g.value = f;
+            break;
+          case Tok::kMin:
+            if (g.value > f || std::isnan(g.value)) g.value = f;
+            break;
+          case Tok::kCount:
+            g.count++;
+            break;
+          case Tok::kStddev:
+          case Tok::kStdvar: {
+            g.count++;
+            double delta = f - g.mean;
+            g.mean += delta / g.count;
+            g.value += delta * (f - g.mean);
+            break;
+          }
+          default:
+            break;
         }
-        default:
-          break;
       }
     }
+    return absl::OkStatus();
+  };
+  int64_t total_points = 0;
+  std::vector<size_t> per_group(ngroups, 0);
+  for (size_t si = 0; si < in.size(); ++si) {
+    total_points += static_cast<int64_t>(in[si].points.size());
+    per_group[series_group[si]] += in[si].points.size();
+  }
+  if (ngroups < 2 || total_points < kParallelAggregatePoints) {
+    OBX_RETURN_IF_ERROR(accumulate(0, ngroups));
+  } else {
+    // Split the groups where half of the points lie on either side; the upper part runs on
+    // a thread owned and joined here.
+    size_t split = 1, below = per_group[0];
+    while (split + 1 < ngroups && 2 * below < static_cast<size_t>(total_points)) {
+      below += per_group[split++];
+    }
+    absl::Status upper;
+    std::thread helper([&] { upper = accumulate(split, ngroups); });
+    absl::Status lower = accumulate(0, split);
+    helper.join();
+    OBX_RETURN_IF_ERROR(lower);
+    OBX_RETURN_IF_ERROR(upper);
   }
   for (size_t gi = 0; gi < out->size(); ++gi) {
     Series& o = (*out)[gi];
