@@ -46,6 +46,10 @@ namespace {
 namespace fs = std::filesystem;
 
 constexpr const Table (&kTables)[std::size(kAllTables)] = kAllTables;
+// Appends wait while all heads together hold more than this many times
+// StoreOptions::max_head_bytes_total (see WaitForHeadRoom).
+constexpr uint64_t kHeadBytesHardFactor = 2;
+constexpr absl::Duration kHeadWaitWithoutProgress = absl::Seconds(5);
 constexpr char kQuarantineDir[] = "quarantine";
 // The merge thread's nice value: CFS then gives it ~1/10 of a core's share against a
 // normal-priority thread that wants the same core.
@@ -239,6 +243,12 @@ class EmbeddedStore final : public Store {
   void DropParts(TableState& t, Table table, const std::vector<std::pair<int32_t, PartPtr>>& drop,
                  bool by_cap);
   std::vector<TenantState*> AllTenants() const;
+  // Decoded bytes held by every head.
+  uint64_t HeadBytes() const;
+  // With the background thread: waits while the heads hold more than kHeadBytesHardFactor x
+  // max_head_bytes_total, so a writer faster than the seals is held back (the WAL keeps the
+  // backlog) instead of growing the heads without bound.
+  void WaitForHeadRoom();
   void SealLoop();
   void MergeLoop();
 
@@ -520,7 +530,35 @@ absl::Status EmbeddedStore::Append(int64_t tenant_id, Table table, const ColumnB
       }
     }
   }
+  WaitForHeadRoom();
   return ts.head.Append(*input, wal_lsn, absl::Now());
+}
+
+uint64_t EmbeddedStore::HeadBytes() const {
+  uint64_t bytes = 0;
+  for (TenantState* tenant : AllTenants()) {
+    for (Table table : kTables) bytes += tenant->table(table).head.stats().bytes;
+  }
+  return bytes;
+}
+
+void EmbeddedStore::WaitForHeadRoom() {
+  if (!options_.background) return;  // nothing would seal: the caller drives Maintain()
+  const uint64_t cap = kHeadBytesHardFactor * options_.max_head_bytes_total;
+  // Seals that make no progress (a failing disk) do not hold the caller for ever: after
+  // kHeadWaitWithoutProgress without the heads shrinking, the append goes ahead.
+  uint64_t least = HeadBytes();
+  absl::Time progress = absl::Now();
+  for (uint64_t bytes = least; bytes > cap; bytes = HeadBytes()) {
+    if (bytes < least) {
+      least = bytes;
+      progress = absl::Now();
+    } else if (absl::Now() - progress > kHeadWaitWithoutProgress) {
+      return;
+    }
+    std::unique_lock<std::mutex> l(stop_mu_);
+    if (stop_cv_.wait_for(l, std::chrono::milliseconds(10), [this] { return stopping_; })) return;
+  }
 }
 
 absl::StatusOr<std::vector<int64_t>> EmbeddedStore::ResolveSeries(
@@ -1645,15 +1683,21 @@ absl::Status EmbeddedStore::Maintain(absl::Time now) {
 }
 
 void EmbeddedStore::SealLoop() {
+  bool behind = false;
   while (true) {
     {
+      // Heads still over their budget after a round (appends went on while it sealed): the
+      // next round starts at once.
       std::unique_lock<std::mutex> l(stop_mu_);
-      if (stop_cv_.wait_for(l, absl::ToChronoMilliseconds(options_.maintenance_interval),
+      if (stop_cv_.wait_for(l,
+                            behind ? std::chrono::milliseconds(0)
+                                   : absl::ToChronoMilliseconds(options_.maintenance_interval),
                             [this] { return stopping_; })) {
         return;
       }
     }
-    (void)SealDue(absl::Now());  // errors are logged; the rows stay in the head and the WAL
+    // Errors are logged; the rows stay in the head and the WAL.
+    behind = SealDue(absl::Now()).ok() && HeadBytes() > options_.max_head_bytes_total;
   }
 }
 
