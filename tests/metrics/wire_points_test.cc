@@ -1,11 +1,13 @@
 #include "metrics/wire_points.h"
 
 #include <cstring>
+#include <random>
 #include <string>
 #include <vector>
 
 #include "absl/strings/str_cat.h"
 #include "builders.h"
+#include "google/protobuf/stubs/logging.h"
 #include "gtest/gtest.h"
 
 namespace observex::metrics {
@@ -20,11 +22,13 @@ namespace pbm = testing::pbm;
 class Recorder : public WirePointVisitor {
  public:
   bool OnResource(std::string_view r) override {
-    log.push_back(absl::StrCat("resource ", Hex(r)));
+    log.push_back(
+        absl::StrCat("resource ", Hex(Normal<opentelemetry::proto::resource::v1::Resource>(r))));
     return true;
   }
   bool OnScope(std::string_view s, std::string_view url) override {
-    log.push_back(absl::StrCat("scope ", Hex(s), " ", std::string(url)));
+    log.push_back(absl::StrCat("scope ", Hex(Normal<testing::pbc::InstrumentationScope>(s)), " ",
+                               std::string(url)));
     return true;
   }
   bool OnMetric(const WireMetric& m) override {
@@ -34,8 +38,9 @@ class Recorder : public WirePointVisitor {
     return true;
   }
   bool OnPoint(const WireNumberPoint& p) override {
-    log.push_back(absl::StrCat("point ", Hex(p.attributes), " ", p.time_unix_nano, " ", p.flags,
-                               " ", static_cast<int>(p.value), " ", p.as_int, " ", p.as_double));
+    log.push_back(absl::StrCat("point ", Hex(Normal<pbm::NumberDataPoint>(p.attributes)), " ",
+                               p.time_unix_nano, " ", p.flags, " ", static_cast<int>(p.value), " ",
+                               p.as_int, " ", p.as_double));
     return points_left-- != 0;
   }
   bool OnResourceEnd() override {
@@ -47,13 +52,24 @@ class Recorder : public WirePointVisitor {
     for (unsigned char c : s) absl::StrAppend(&out, absl::Hex(c, absl::kZeroPad2));
     return out;
   }
+  // With `normalize`, message bytes are logged as a parser re-serializes them (unknown
+  // fields move to the end), so raw and re-serialized forms of one message compare equal.
+  template <typename M>
+  std::string Normal(std::string_view bytes) const {
+    if (!normalize) return std::string(bytes);
+    M m;
+    m.ParseFromArray(bytes.data(), static_cast<int>(bytes.size()));
+    return m.SerializeAsString();
+  }
   std::vector<std::string> log;
+  bool normalize = false;
   int points_left = -1;  // stop after this many points (-1: never)
 };
 
 // The walk a parser-based reader gives for `req`.
-std::vector<std::string> Expected(const MetricsRequest& req) {
+std::vector<std::string> Expected(const MetricsRequest& req, bool normalize = false) {
   Recorder r;
+  r.normalize = normalize;
   for (const auto& rm : req.resource_metrics()) {
     r.OnResource(rm.has_resource() ? rm.resource().SerializeAsString() : "");
     for (const auto& sm : rm.scope_metrics()) {
@@ -263,6 +279,46 @@ TEST(WirePointsTest, MalformedBytesAreUnsupported) {
   EXPECT_EQ(Scan(std::string("\x08\x01", 2), &r), WireScan::kUnsupported);  // varint field 1
   EXPECT_EQ(Scan("", &r), WireScan::kDone);
   EXPECT_TRUE(r.log.empty());
+}
+
+// Damaged or odd bytes: whenever the walk finishes and a parser accepts the same bytes, both
+// must see the same request.
+TEST(WirePointsTest, AgreesWithTheParserOnMutatedRequests) {
+  const std::string good = TwoResources().SerializeAsString();
+  const google::protobuf::LogSilencer quiet;  // parse failures are expected here
+  std::mt19937_64 rng(42);
+  int compared = 0, declined = 0;
+  for (int i = 0; i < 4000; ++i) {
+    std::string bytes = good;
+    const int edits = 1 + static_cast<int>(rng() % 3);
+    for (int e = 0; e < edits; ++e) {
+      const size_t at = rng() % bytes.size();
+      switch (rng() % 3) {
+        case 0:
+          bytes[at] = static_cast<char>(rng());
+          break;
+        case 1:
+          bytes.erase(at, 1 + rng() % 4);
+          break;
+        default:
+          bytes.insert(at, 1, static_cast<char>(rng()));
+          break;
+      }
+      if (bytes.empty()) bytes = good;
+    }
+    Recorder r;
+    r.normalize = true;
+    if (Scan(bytes, &r) != WireScan::kDone) {
+      ++declined;
+      continue;
+    }
+    MetricsRequest parsed;
+    if (!parsed.ParseFromString(bytes)) continue;  // e.g. invalid UTF-8 the walk does not check
+    ++compared;
+    ASSERT_EQ(r.log, Expected(parsed, true)) << "mutation " << i;
+  }
+  EXPECT_GT(compared, 100);
+  EXPECT_GT(declined, 100);
 }
 
 TEST(WirePointsTest, AVisitorCanStopTheWalk) {
