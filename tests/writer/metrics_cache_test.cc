@@ -3,11 +3,13 @@
 #include <algorithm>
 #include <bit>
 #include <cmath>
+#include <random>
 #include <string>
 #include <tuple>
 #include <vector>
 
 #include "absl/container/flat_hash_map.h"
+#include "google/protobuf/stubs/logging.h"
 #include "gtest/gtest.h"
 #include "metrics/metrics_model.h"
 #include "opentelemetry/proto/collector/metrics/v1/metrics_service.pb.h"
@@ -299,6 +301,40 @@ TEST_F(MetricsCacheTest, BoundedAndRelearnsWhenFull) {
   EXPECT_EQ(small.points(), 8u);
   EXPECT_TRUE(fast(Request("b", kT0, 4)));
   EXPECT_FALSE(fast(Request("a", kT0, 4)));
+}
+
+// Odd or damaged bytes: whenever the cache converts a request that a parser accepts, it
+// gives what the full conversion gives.
+TEST_F(MetricsCacheTest, MutatedRequestsConvertLikeTheFullConversionOrAreDeclined) {
+  const google::protobuf::LogSilencer quiet;  // parse failures are expected here
+  MetricsRequest base = Request("checkout", kT0, 6);
+  MetricsRequest second = Request("cart", kT0, 3);
+  *base.add_resource_metrics() = second.resource_metrics(0);
+  Full(1, base);
+  const std::string good = base.SerializeAsString();
+  std::mt19937_64 rng(7);
+  int compared = 0;
+  for (int i = 0; i < 3000; ++i) {
+    std::string bytes = good;
+    const size_t at = rng() % bytes.size();
+    if (rng() % 2) {
+      bytes[at] = static_cast<char>(rng());
+    } else {
+      bytes.erase(at, 1);
+    }
+    MetricsRequest parsed;
+    if (!parsed.ParseFromString(bytes)) continue;
+    storage::ColumnBatch rows = storage::SamplesSchema().NewBatch();
+    std::vector<metrics::MetricFamily> families;
+    if (!cache_.TryConvert(1, bytes, &rows, &families)) continue;
+    ++compared;
+    const Converted full = Full(1, parsed, false);
+    ASSERT_EQ(Sorted(rows), full.rows) << "mutation " << i;
+    std::vector<std::string> names;
+    for (const auto& f : families) names.push_back(FamilyString(f));
+    ASSERT_EQ(names, full.families) << "mutation " << i;
+  }
+  EXPECT_GT(compared, 50);
 }
 
 TEST_F(MetricsCacheTest, TenantsHaveTheirOwnIds) {
