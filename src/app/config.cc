@@ -179,7 +179,8 @@ const std::vector<Setting>& Settings() {
       Uint("storage_head_bytes", &ServerConfig::storage_head_bytes,
            "A (tenant, table) head is written as parts once it holds this many bytes.", true),
       Uint("storage_head_budget", &ServerConfig::storage_head_budget,
-           "Memory all heads together may hold; beyond it the largest are written first.",
+           "Memory all heads together may hold; beyond it the largest are written first, and "
+           "beyond twice it appends wait for the seals (the WAL holds the backlog).",
            true),
       Uint("storage_max_parts_per_day", &ServerConfig::storage_max_parts_per_day,
            "Background merges keep each (tenant, table, day) at about this many parts."),
