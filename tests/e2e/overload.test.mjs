@@ -85,7 +85,7 @@ async function floodScenario(t, { httpFlooders, grpcFlooders, batch }) {
   const body = floodBody(batch);
   t.diagnostic(`${httpFlooders} HTTP + ${grpcFlooders} gRPC flooders, ${batch} records = ${(body.length / 1024).toFixed(0)} KiB per request`);
   const flood = { requests: 0, ok: 0, statuses: {}, errors: {}, bad429: [], maxLatencyMs: 0, grpcCodes: {}, badGrpc: [] };
-  const modest = { requests: 0, ok: 0, failures: [] };
+  const modest = { requests: 0, ok: 0, failures: [], okAt: [] };
   let running = true;
   let maxRss = 0;
   const rssSamples = [];
@@ -159,10 +159,10 @@ async function floodScenario(t, { httpFlooders, grpcFlooders, batch }) {
       try {
         if (i % 2 === 0) {
           const res = await postOtlp(server.httpUrl, '/v1/logs', { key: modestKey, kind: 'json', body: logsRequestJson({ records }), agent, timeoutMs: 10_000 });
-          if (res.status === 200) { modest.ok++; modestIds.push(id); } else modest.failures.push(`HTTP ${res.status}: ${errorMessage(res)}`);
+          if (res.status === 200) { modest.ok++; modest.okAt.push(Date.now()); modestIds.push(id); } else modest.failures.push(`HTTP ${res.status}: ${errorMessage(res)}`);
         } else {
           const r = await grpcExport(client, 'logs', logsRequest({ records }), { key: modestKey, deadlineMs: 10_000 });
-          if (r.code === grpc.status.OK) { modest.ok++; modestIds.push(id); } else modest.failures.push(`gRPC ${r.code}: ${r.details}`);
+          if (r.code === grpc.status.OK) { modest.ok++; modest.okAt.push(Date.now()); modestIds.push(id); } else modest.failures.push(`gRPC ${r.code}: ${r.details}`);
         }
       } catch (e) {
         modest.failures.push(`transport: ${e.code ?? e.message}`);
@@ -228,9 +228,17 @@ async function floodScenario(t, { httpFlooders, grpcFlooders, batch }) {
     `RSS reached ${(maxRss / MiB).toFixed(1)} MiB > budget 128 MiB + fixed overhead ${FIXED_OVERHEAD / MiB} MiB + storage heads ${STORAGE_ALLOWANCE / MiB} MiB`);
 
   // The other tenant was served throughout.
-  // The modest sender shares this process's event loop and the 2 cores with the flooders, so
-  // its pace measures the machine as much as the server: ask for 2 requests/s, not 5.
-  check(modest.requests >= FLOOD_SECONDS * 2, `the modest sender ran only ${modest.requests} requests`);
+  // The modest sender shares this process's event loop and the 2 cores with the flooders (and,
+  // under `ctest -j`, with another test), so its pace measures the machine as much as the
+  // server. What the contract needs is service *throughout* the flood: an accepted request in
+  // every 4 s window of it, and at least one request per second overall.
+  check(modest.requests >= FLOOD_SECONDS, `the modest sender ran only ${modest.requests} requests`);
+  const WINDOW_MS = 4000;
+  for (let from = started; from + WINDOW_MS <= started + FLOOD_SECONDS * 1000; from += 1000) {
+    const served = modest.okAt.some((at) => at >= from && at < from + WINDOW_MS);
+    check(served, `no request of the modest tenant was accepted between ${((from - started) / 1000).toFixed(0)} s and ` +
+      `${((from - started + WINDOW_MS) / 1000).toFixed(0)} s of the flood`);
+  }
   const failureCounts = {};
   for (const f of modest.failures) failureCounts[f] = (failureCounts[f] ?? 0) + 1;
   check(modest.failures.length === 0,
