@@ -133,6 +133,24 @@ struct TableState {
   }
 };
 
+// The table's parts, oldest day first, whose time range meets [mint, maxt]. Called inside a
+// head snapshot, so parts and head rows form one consistent view.
+std::vector<PartPtr> PartsOverlapping(TableState& ts, const TableSchema& schema, int64_t mint,
+                                      int64_t maxt) {
+  std::vector<PartPtr> parts;
+  const int32_t min_day = ClampedDay(schema, mint);
+  const int32_t max_day = ClampedDay(schema, maxt);
+  absl::MutexLock l(&ts.mu);
+  for (auto it = ts.parts.lower_bound(min_day); it != ts.parts.end() && it->first <= max_day;
+       ++it) {
+    for (const PartPtr& p : it->second) {
+      const Manifest& m = p->reader->manifest();
+      if (m.max_time >= mint && m.min_time <= maxt) parts.push_back(p);
+    }
+  }
+  return parts;
+}
+
 struct TenantState {
   int64_t id = 0;
   std::unique_ptr<SeriesIndex> index;
@@ -601,19 +619,9 @@ absl::StatusOr<std::unique_ptr<RowSource>> EmbeddedStore::ScanTenant(
     return MergeScan(schema, options, {});
   }
   TableState& ts = tenant->table(table);
-  const int32_t min_day = ClampedDay(schema, options.min_time);
-  const int32_t max_day = ClampedDay(schema, options.max_time);
   std::vector<PartPtr> parts;
-  TableHead::Snapshot snapshot = ts.head.TakeSnapshot([&] {
-    absl::MutexLock l(&ts.mu);
-    for (auto it = ts.parts.lower_bound(min_day); it != ts.parts.end() && it->first <= max_day;
-         ++it) {
-      for (const PartPtr& p : it->second) {
-        const Manifest& m = p->reader->manifest();
-        if (m.max_time >= options.min_time && m.min_time <= options.max_time) parts.push_back(p);
-      }
-    }
-  });
+  TableHead::Snapshot snapshot = ts.head.TakeSnapshot(
+      [&] { parts = PartsOverlapping(ts, schema, options.min_time, options.max_time); });
   std::vector<SourceFactory> sources;
   for (PartPtr& p : parts) {
     sources.push_back(
@@ -1146,19 +1154,9 @@ absl::StatusOr<std::unique_ptr<query::SeriesSet>> StoreSeriesSource::Select(
   sel->value_col = schema.IndexOf("value");
 
   TableState& ts = tenant->table(Table::kSamples);
-  const int32_t min_day = ClampedDay(schema, mint_ms);
-  const int32_t max_day = ClampedDay(schema, maxt_ms);
   std::vector<PartPtr> parts;
-  TableHead::Snapshot snapshot = ts.head.TakeSnapshot([&] {
-    absl::MutexLock l(&ts.mu);
-    for (auto it = ts.parts.lower_bound(min_day); it != ts.parts.end() && it->first <= max_day;
-         ++it) {
-      for (const PartPtr& p : it->second) {
-        const Manifest& m = p->reader->manifest();
-        if (m.max_time >= mint_ms && m.min_time <= maxt_ms) parts.push_back(p);
-      }
-    }
-  });
+  TableHead::Snapshot snapshot =
+      ts.head.TakeSnapshot([&] { parts = PartsOverlapping(ts, schema, mint_ms, maxt_ms); });
 
   // The head's rows of these ids, read once (it holds recent data only).
   if (!snapshot.empty()) {
