@@ -93,6 +93,12 @@ class CancellableSource final : public SeriesSource {
     absl::Span<const query::SamplePoint> samples() const override { return inner_->samples(); }
     absl::Status status() const override { return status_.ok() ? inner_->status() : status_; }
     bool MayHaveStaleMarkers() const override { return inner_->MayHaveStaleMarkers(); }
+    bool ApplyAhead(std::shared_ptr<const query::SeriesTransform> t) override {
+      return inner_->ApplyAhead(std::move(t));
+    }
+    absl::Span<const query::SamplePoint> transformed() const override {
+      return inner_->transformed();
+    }
 
    private:
     std::unique_ptr<query::SeriesSet> inner_;

@@ -11,7 +11,8 @@ class VectorSeriesSet : public SeriesSet {
     Labels labels;
     std::vector<SamplePoint> samples;
   };
-  explicit VectorSeriesSet(std::vector<Entry> entries) : entries_(std::move(entries)) {}
+  VectorSeriesSet(std::vector<Entry> entries, bool apply_ahead)
+      : entries_(std::move(entries)), apply_ahead_(apply_ahead) {}
 
   bool Next() override {
     if (pos_ + 1 >= static_cast<int64_t>(entries_.size())) {
@@ -19,8 +20,18 @@ class VectorSeriesSet : public SeriesSet {
       return false;
     }
     ++pos_;
+    if (transform_ != nullptr) {
+      transformed_.clear();
+      transform_->Apply(samples(), MayHaveStaleMarkers(), &scratch_, &transformed_);
+    }
     return true;
   }
+  bool ApplyAhead(std::shared_ptr<const SeriesTransform> t) override {
+    if (!apply_ahead_ || pos_ != -1 || t == nullptr) return false;
+    transform_ = std::move(t);
+    return true;
+  }
+  absl::Span<const SamplePoint> transformed() const override { return transformed_; }
   const Labels& labels() const override { return entries_[pos_].labels; }
   absl::Span<const SamplePoint> samples() const override { return entries_[pos_].samples; }
   absl::Status status() const override { return absl::OkStatus(); }
@@ -34,6 +45,9 @@ class VectorSeriesSet : public SeriesSet {
  private:
   std::vector<Entry> entries_;
   int64_t pos_ = -1;
+  const bool apply_ahead_;
+  std::shared_ptr<const SeriesTransform> transform_;
+  std::vector<SamplePoint> transformed_, scratch_;
 };
 
 }  // namespace
@@ -82,7 +96,8 @@ absl::StatusOr<std::unique_ptr<SeriesSet>> InMemorySeriesSource::Select(
       out.push_back({s.labels, std::vector<SamplePoint>(lo, hi)});
     }
   }
-  return std::unique_ptr<SeriesSet>(std::make_unique<VectorSeriesSet>(std::move(out)));
+  return std::unique_ptr<SeriesSet>(
+      std::make_unique<VectorSeriesSet>(std::move(out), apply_ahead_));
 }
 
 }  // namespace observex::query

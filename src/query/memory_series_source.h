@@ -23,6 +23,10 @@ class InMemorySeriesSource : public SeriesSource {
   absl::Status Add(const Labels& labels, int64_t t_ms, double value);
   void Clear();
   size_t series_count() const;
+  // Whether its series sets accept SeriesSet::ApplyAhead (applying the transform in Next()),
+  // so that tests can run a reader's ahead path and its own path on the same data. Off by
+  // default.
+  void set_apply_ahead(bool on) { apply_ahead_ = on; }
 
   absl::StatusOr<std::unique_ptr<SeriesSet>> Select(const std::vector<LabelMatcher>& matchers,
                                                     int64_t mint_ms,
@@ -33,6 +37,7 @@ class InMemorySeriesSource : public SeriesSource {
     Labels labels;
     std::vector<SamplePoint> samples;
   };
+  bool apply_ahead_ = false;
   mutable std::mutex mu_;
   std::map<std::string, Stored> series_;  // keyed by Labels::Key()
 };

@@ -38,6 +38,19 @@ struct SamplePoint {
   double value = 0;
 };
 
+// A per-series computation that a SeriesSet may run ahead of the reader, on the threads that
+// decode its samples, so that the reader receives each series' result along with it (the
+// PromQL engine passes its rate/increase/delta windows). Apply is const and is called
+// concurrently for different series: it must not touch state shared with anything else.
+class SeriesTransform {
+ public:
+  virtual ~SeriesTransform() = default;
+  // Appends the result for one series' samples to *out. `may_have_stale_markers` is what
+  // SeriesSet::MayHaveStaleMarkers says of them; `scratch` is the calling thread's buffer.
+  virtual void Apply(absl::Span<const SamplePoint> samples, bool may_have_stale_markers,
+                     std::vector<SamplePoint>* scratch, std::vector<SamplePoint>* out) const = 0;
+};
+
 // Iterates the selected series. Usage: while (set->Next()) { set->labels(); set->samples(); }
 // then check status().
 class SeriesSet {
@@ -56,6 +69,12 @@ class SeriesSet {
   // reader need not filter them; true when it may (the default, for sources that do not
   // know).
   virtual bool MayHaveStaleMarkers() const { return true; }
+  // Offers `t` to be applied to every series before the first Next(). True when the set
+  // applies it: transformed() then holds the current series' result, and samples() is still
+  // valid. False (the default, and after the first Next()) when the reader must apply it.
+  virtual bool ApplyAhead(std::shared_ptr<const SeriesTransform> t) { return false; }
+  // The current series' result of the transform ApplyAhead accepted; valid until Next().
+  virtual absl::Span<const SamplePoint> transformed() const { return {}; }
 };
 
 // Metadata of one metric family, as the Prometheus metadata API reports it.

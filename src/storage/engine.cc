@@ -767,10 +767,15 @@ struct SampleBatch {
   std::vector<query::SamplePoint> samples;
   std::vector<size_t> begin, length;     // per id of the batch
   std::vector<uint8_t> unsorted, stale;  // per id: needs sorting; holds a staleness marker
+  // With a transform applied ahead: its results, series after series, and where each is.
+  std::vector<query::SamplePoint> results;
+  std::vector<size_t> result_begin, result_length;  // per id of the batch
 
   size_t Bytes() const {
-    return samples.capacity() * sizeof(query::SamplePoint) +
-           (begin.capacity() + length.capacity()) * sizeof(size_t);
+    return (samples.capacity() + results.capacity()) * sizeof(query::SamplePoint) +
+           (begin.capacity() + length.capacity() + result_begin.capacity() +
+            result_length.capacity()) *
+               sizeof(size_t);
   }
   absl::Status status;
 };
@@ -789,6 +794,7 @@ struct BatchDecoder {
   std::vector<std::unique_ptr<Column>> columns;  // pool; the first `used` hold this batch's
   size_t used = 0;
   std::vector<Segment> segments;
+  std::vector<query::SamplePoint> scratch;  // the transform's
 
   // Roughly: the pooled columns hold a block each.
   size_t Bytes() const { return (columns.size() + 1) * kDefaultBlockRows * sizeof(int64_t); }
@@ -839,7 +845,26 @@ struct BatchDecoder {
     return absl::OkStatus();
   }
 
-  void Decode(const SampleSelection& sel, size_t id_begin, size_t id_end, SampleBatch* out) {
+  // Decodes a batch and, with a transform, applies it to each of its series while their
+  // samples are hot in the cache.
+  void Decode(const SampleSelection& sel, size_t id_begin, size_t id_end,
+              const query::SeriesTransform* transform, SampleBatch* out) {
+    DecodeSamples(sel, id_begin, id_end, out);
+    if (transform == nullptr || !out->status.ok()) return;
+    const size_t m = id_end - id_begin;
+    out->results.clear();
+    out->result_begin.assign(m, 0);
+    out->result_length.assign(m, 0);
+    for (size_t i = 0; i < m; ++i) {
+      if (out->length[i] == 0) continue;
+      out->result_begin[i] = out->results.size();
+      transform->Apply(absl::MakeConstSpan(out->samples.data() + out->begin[i], out->length[i]),
+                       out->stale[i] != 0, &scratch, &out->results);
+      out->result_length[i] = out->results.size() - out->result_begin[i];
+    }
+  }
+
+  void DecodeSamples(const SampleSelection& sel, size_t id_begin, size_t id_end, SampleBatch* out) {
     out->id_begin = id_begin;
     out->id_end = id_end;
     out->status = absl::OkStatus();
@@ -1007,9 +1032,10 @@ class StoredSeriesSet final : public query::SeriesSet {
   StoredSeriesSet() = default;
   StoredSeriesSet(std::shared_ptr<const SampleSelection> sel,
                   std::vector<std::pair<size_t, size_t>> batches, size_t workers)
-      : sel_(std::move(sel)), batches_(std::move(batches)), slots_(batches_.size()) {
-    for (size_t w = 0; w < workers; ++w) workers_.emplace_back([this] { Work(); });
-  }
+      : sel_(std::move(sel)),
+        batches_(std::move(batches)),
+        worker_count_(workers),
+        slots_(batches_.size()) {}
   ~StoredSeriesSet() override {
     {
       std::lock_guard<std::mutex> l(mu_);
@@ -1025,6 +1051,12 @@ class StoredSeriesSet final : public query::SeriesSet {
 
   bool Next() override {
     if (!status_.ok()) return false;
+    if (!started_) {
+      // Workers start here, so that a transform offered before the first Next() is known
+      // to them.
+      started_ = true;
+      for (size_t w = 0; w < worker_count_; ++w) workers_.emplace_back([this] { Work(); });
+    }
     while (true) {
       if (cur_ != nullptr) {
         while (++pos_ < cur_->id_end - cur_->id_begin) {
@@ -1047,6 +1079,15 @@ class StoredSeriesSet final : public query::SeriesSet {
   }
   absl::Status status() const override { return status_; }
   bool MayHaveStaleMarkers() const override { return cur_->stale[pos_] != 0; }
+  bool ApplyAhead(std::shared_ptr<const query::SeriesTransform> t) override {
+    if (started_ || t == nullptr) return false;
+    transform_ = std::move(t);
+    return true;
+  }
+  absl::Span<const query::SamplePoint> transformed() const override {
+    return absl::MakeConstSpan(cur_->results.data() + cur_->result_begin[pos_],
+                               cur_->result_length[pos_]);
+  }
 
  private:
   void Recycle() {
@@ -1057,10 +1098,11 @@ class StoredSeriesSet final : public query::SeriesSet {
 
   // Makes batch k current: decodes it here without workers, else waits for it.
   bool Take(size_t k) {
+    const query::SeriesTransform* transform = transform_.get();
     if (workers_.empty()) {
       if (cur_ == nullptr) cur_ = BatchPool().Get();
       if (local_ == nullptr) local_ = DecoderPool().Get();
-      local_->Decode(*sel_, batches_[k].first, batches_[k].second, cur_.get());
+      local_->Decode(*sel_, batches_[k].first, batches_[k].second, transform, cur_.get());
     } else {
       std::unique_lock<std::mutex> l(mu_);
       if (cur_ != nullptr) free_.push_back(std::move(cur_));
@@ -1076,7 +1118,7 @@ class StoredSeriesSet final : public query::SeriesSet {
         l.unlock();
         if (cur_ == nullptr) cur_ = BatchPool().Get();
         if (local_ == nullptr) local_ = DecoderPool().Get();
-        local_->Decode(*sel_, batches_[k].first, batches_[k].second, cur_.get());
+        local_->Decode(*sel_, batches_[k].first, batches_[k].second, transform, cur_.get());
       } else {
         cv_.wait(l, [&] { return slots_[k] != nullptr; });
         cur_ = std::move(slots_[k]);
@@ -1091,6 +1133,7 @@ class StoredSeriesSet final : public query::SeriesSet {
 
   void Work() {
     std::unique_ptr<BatchDecoder> dec = DecoderPool().Get();
+    const query::SeriesTransform* transform = transform_.get();
     while (true) {
       size_t k;
       std::unique_ptr<SampleBatch> b;
@@ -1107,7 +1150,7 @@ class StoredSeriesSet final : public query::SeriesSet {
         }
       }
       if (b == nullptr) b = BatchPool().Get();
-      dec->Decode(*sel_, batches_[k].first, batches_[k].second, b.get());
+      dec->Decode(*sel_, batches_[k].first, batches_[k].second, transform, b.get());
       {
         std::lock_guard<std::mutex> l(mu_);
         slots_[k] = std::move(b);
@@ -1125,6 +1168,9 @@ class StoredSeriesSet final : public query::SeriesSet {
   query::Labels labels_;
   absl::Status status_;
   std::unique_ptr<BatchDecoder> local_;  // without workers
+  const size_t worker_count_ = 0;
+  bool started_ = false;  // the first Next() has been called (workers run)
+  std::shared_ptr<const query::SeriesTransform> transform_;  // set before workers start
 
   std::mutex mu_;
   std::condition_variable cv_;

@@ -1,4 +1,5 @@
 #include <algorithm>
+#include <bit>
 #include <cmath>
 #include <string>
 
@@ -263,6 +264,154 @@ TEST_F(EngineTest, UnsupportedFeatureIsNamed) {
   ASSERT_FALSE(r.ok());
   EXPECT_EQ(r.status().code(), absl::StatusCode::kUnimplemented);
   EXPECT_NE(r.status().message().find("\"limitk\" is not supported"), std::string::npos);
+}
+
+// Counts the transforms its sets accept, so a test can tell the ahead path was taken.
+class AheadCountingSource : public SeriesSource {
+ public:
+  explicit AheadCountingSource(const SeriesSource* inner) : inner_(inner) {}
+  absl::StatusOr<std::unique_ptr<SeriesSet>> Select(const std::vector<LabelMatcher>& m,
+                                                    int64_t mint, int64_t maxt) const override {
+    auto set = inner_->Select(m, mint, maxt);
+    if (!set.ok()) return set.status();
+    return std::unique_ptr<SeriesSet>(std::make_unique<Set>(std::move(*set), &accepted_));
+  }
+  int accepted() const { return accepted_; }
+
+ private:
+  class Set final : public SeriesSet {
+   public:
+    Set(std::unique_ptr<SeriesSet> inner, int* accepted)
+        : inner_(std::move(inner)), accepted_(accepted) {}
+    bool Next() override { return inner_->Next(); }
+    const Labels& labels() const override { return inner_->labels(); }
+    absl::Span<const SamplePoint> samples() const override { return inner_->samples(); }
+    absl::Status status() const override { return inner_->status(); }
+    bool MayHaveStaleMarkers() const override { return inner_->MayHaveStaleMarkers(); }
+    bool ApplyAhead(std::shared_ptr<const SeriesTransform> t) override {
+      const bool ok = inner_->ApplyAhead(std::move(t));
+      *accepted_ += ok ? 1 : 0;
+      return ok;
+    }
+    absl::Span<const SamplePoint> transformed() const override { return inner_->transformed(); }
+
+   private:
+    std::unique_ptr<SeriesSet> inner_;
+    int* accepted_;
+  };
+  const SeriesSource* inner_;
+  mutable int accepted_ = 0;
+};
+
+void ExpectSameResult(const QueryResult& got, const QueryResult& want, std::string_view q) {
+  ASSERT_EQ(got.type, want.type) << q;
+  ASSERT_EQ(got.series.size(), want.series.size()) << q;
+  for (size_t i = 0; i < want.series.size(); ++i) {
+    const auto& g = got.series[i];
+    const auto& w = want.series[i];
+    ASSERT_EQ(g.labels.String(), w.labels.String()) << q;
+    ASSERT_EQ(g.points.size(), w.points.size()) << q << " " << w.labels.String();
+    for (size_t r = 0; r < w.points.size(); ++r) {
+      ASSERT_EQ(g.points[r].t_ms, w.points[r].t_ms) << q << " " << w.labels.String();
+      ASSERT_EQ(std::bit_cast<uint64_t>(g.points[r].value),
+                std::bit_cast<uint64_t>(w.points[r].value))
+          << q << " " << w.labels.String() << " at " << w.points[r].t_ms;
+    }
+  }
+  EXPECT_EQ(got.Infos(), want.Infos()) << q;
+  EXPECT_EQ(got.Warnings(), want.Warnings()) << q;
+}
+
+// rate/increase/delta offered to a source that evaluates them ahead give the evaluator's own
+// results bit for bit (counter resets, staleness markers, gaps, offsets, @, instant and range
+// queries, a series of one sample); functions and subqueries that are not offered are not.
+TEST_F(EngineTest, RangeFunctionsEvaluatedAheadAgreeWithTheEvaluator) {
+  for (int i = 0; i < 12; ++i) {
+    Labels l({{"__name__", i % 4 == 3 ? "g" : "c_total"}, {"i", std::to_string(i)}});
+    double v = i;
+    for (int64_t k = 0; k < 400; ++k) {
+      if (i % 5 == 1 && k > 50 && k < 90) continue;  // a gap longer than the range
+      v += (k * 3 + i) % 7;
+      if (i % 3 == 0 && k % 97 == 0) v = (k % 2) * 0.5;  // counter resets
+      const bool stale = i % 4 == 2 && (k == 120 || k == 121 || k == 300);
+      Add(l, k * 15'000 + i * 1'003, stale ? StaleNaN() : v);
+    }
+  }
+  Add(Labels({{"__name__", "c_total"}, {"i", "single"}}), 30 * kMin, 5);
+
+  InMemorySeriesSource ahead_src;
+  ahead_src.set_apply_ahead(true);
+  // Same samples in the second source (Add keeps them in time order per series).
+  for (int i = 0; i < 12; ++i) {
+    Labels l({{"__name__", i % 4 == 3 ? "g" : "c_total"}, {"i", std::to_string(i)}});
+    auto sel =
+        src_.Select({*LabelMatcher::Create(LabelMatcher::Type::kEqual, "i", std::to_string(i))}, 0,
+                    1'000 * kMin);
+    ASSERT_TRUE(sel.ok());
+    while ((*sel)->Next()) {
+      for (const auto& p : (*sel)->samples()) ASSERT_TRUE(ahead_src.Add(l, p.t_ms, p.value).ok());
+    }
+  }
+  ASSERT_TRUE(ahead_src.Add(Labels({{"__name__", "c_total"}, {"i", "single"}}), 30 * kMin, 5).ok());
+  AheadCountingSource counting(&ahead_src);
+
+  for (const char* q : {"rate(c_total[5m])", "increase(c_total[2m])", "delta(g[3m])",
+                        "rate(g[10m] offset 7m)", "increase(c_total[5m] @ 3000)",
+                        "sum by (i) (rate({__name__=~\"c_total|g\"}[1m]))", "rate(c_total[1h])"}) {
+    const int before = counting.accepted();
+    auto want = engine_.RangeQuery(src_, q, 0, 100 * kMin, 30'000);
+    auto got = engine_.RangeQuery(counting, q, 0, 100 * kMin, 30'000);
+    ASSERT_TRUE(want.ok()) << q << ": " << want.status();
+    ASSERT_TRUE(got.ok()) << q << ": " << got.status();
+    EXPECT_EQ(counting.accepted(), before + 1) << q;
+    ExpectSameResult(*got, *want, q);
+    auto want_i = engine_.InstantQuery(src_, q, 61 * kMin);
+    auto got_i = engine_.InstantQuery(counting, q, 61 * kMin);
+    ASSERT_TRUE(want_i.ok() && got_i.ok()) << q;
+    ExpectSameResult(*got_i, *want_i, q);
+  }
+  // Not offered: other range functions, and a range function over a subquery.
+  const int before = counting.accepted();
+  for (const char* q : {"avg_over_time(c_total[5m])", "rate(c_total[5m:1m])", "c_total"}) {
+    auto want = engine_.RangeQuery(src_, q, 0, 100 * kMin, 30'000);
+    auto got = engine_.RangeQuery(counting, q, 0, 100 * kMin, 30'000);
+    ASSERT_TRUE(want.ok() && got.ok()) << q;
+    ExpectSameResult(*got, *want, q);
+  }
+  EXPECT_EQ(counting.accepted(), before);
+
+  // The sample budget refuses the same query either way.
+  EngineOptions opts;
+  opts.max_samples = 2'000;
+  Engine small(opts);
+  auto a = small.RangeQuery(src_, "rate(c_total[5m])", 0, 100 * kMin, 30'000);
+  auto b = small.RangeQuery(counting, "rate(c_total[5m])", 0, 100 * kMin, 30'000);
+  ASSERT_FALSE(a.ok());
+  ASSERT_FALSE(b.ok());
+  EXPECT_EQ(b.status(), a.status());
+
+  // A set refuses a transform once reading has begun, and a source without the option
+  // refuses it always.
+  struct Count final : SeriesTransform {
+    void Apply(absl::Span<const SamplePoint> samples, bool, std::vector<SamplePoint>*,
+               std::vector<SamplePoint>* out) const override {
+      out->push_back({0, static_cast<double>(samples.size())});
+    }
+  };
+  const auto zero = *LabelMatcher::Create(LabelMatcher::Type::kEqual, "i", "0");
+  auto fresh = ahead_src.Select({zero}, 0, 1'000 * kMin);
+  ASSERT_TRUE(fresh.ok());
+  ASSERT_TRUE((*fresh)->ApplyAhead(std::make_shared<const Count>()));
+  ASSERT_TRUE((*fresh)->Next());
+  ASSERT_EQ((*fresh)->transformed().size(), 1u);
+  EXPECT_EQ((*fresh)->transformed()[0].value, static_cast<double>((*fresh)->samples().size()));
+  auto late = ahead_src.Select({zero}, 0, 1'000 * kMin);
+  ASSERT_TRUE(late.ok());
+  ASSERT_TRUE((*late)->Next());
+  EXPECT_FALSE((*late)->ApplyAhead(std::make_shared<const Count>()));
+  auto plain = src_.Select({zero}, 0, 1'000 * kMin);
+  ASSERT_TRUE(plain.ok());
+  EXPECT_FALSE((*plain)->ApplyAhead(std::make_shared<const Count>()));
 }
 
 // The runner must be able to tell a wrong answer from a right one and from an unsupported one.

@@ -2,9 +2,13 @@
 // worker threads returns every series' samples exactly as a reference built from the appended
 // rows says (parts and head interleaved in time, rewritten timestamps keeping the newest
 // value, the time range cut inside runs); a set dropped half-way stops cleanly; a corrupt
-// samples part is quarantined with a warning while the other parts keep serving.
+// samples part is quarantined with a warning while the other parts keep serving; a transform
+// applied ahead on the workers sees exactly each series' samples, and PromQL's range
+// functions evaluated that way agree bit for bit with the in-memory reference source.
 #include <gtest/gtest.h>
 
+#include <algorithm>
+#include <bit>
 #include <filesystem>
 #include <map>
 #include <random>
@@ -12,6 +16,8 @@
 #include <vector>
 
 #include "query/labels.h"
+#include "query/memory_series_source.h"
+#include "query/promql/engine.h"
 #include "query/series_source.h"
 #include "storage/schema.h"
 #include "storage/store.h"
@@ -194,6 +200,142 @@ TEST(StoreSelect, CorruptSamplesPartIsQuarantinedAndTheOtherPartStillServes) {
   EXPECT_NE(warnings[0].find("quarantined"), std::string::npos) << warnings[0];
   EXPECT_EQ((*store)->Parts().size(), 1u);
   EXPECT_FALSE(std::filesystem::exists(older));
+}
+
+// Counters of kSeries series scraped every 15 s for 3 h (each with its own phase), with a
+// counter reset in every fifth series, staleness markers in every seventh and a gap in
+// every eleventh, written to `store` in three flushed parts and the head, and to `mem`.
+void LoadCounters(Store& store, const std::vector<int64_t>& ids, query::InMemorySeriesSource& mem) {
+  constexpr int64_t kScrapes = 3 * 240;
+  std::vector<ColumnBatch> rounds(4, SamplesSchema().NewBatch());
+  for (int i = 0; i < kSeries; ++i) {
+    double v = i * 10.0;
+    for (int64_t k = 0; k < kScrapes; ++k) {
+      if (i % 11 == 0 && k > 100 && k < 160) continue;
+      const int64_t t = kT0 + k * 15'000 + (i * 37) % 15'000;
+      v += (k * 7 + i) % 13;
+      if (i % 5 == 0 && k == 400) v = 3;
+      double value = v;
+      if (i % 7 == 0 && (k == 200 || k == 500)) value = query::StaleNaN();
+      ColumnBatch& rows = rounds[std::min<int64_t>(3, k / 200)];
+      std::get<0>(rows.columns[0]).push_back(ids[i]);
+      std::get<0>(rows.columns[1]).push_back(t);
+      std::get<1>(rows.columns[2]).push_back(value);
+      ASSERT_TRUE(mem.Add(SeriesLabels(i), t, value).ok());
+    }
+  }
+  for (size_t r = 0; r < rounds.size(); ++r) {
+    ASSERT_TRUE(store.Append(1, Table::kSamples, rounds[r], r + 1).ok());
+    if (r + 1 < rounds.size()) ASSERT_TRUE(store.Flush().ok());
+  }
+}
+
+// Copies each series' samples and appends {stale flag, sample count}: what a worker saw.
+class CopyTransform final : public query::SeriesTransform {
+ public:
+  void Apply(absl::Span<const query::SamplePoint> samples, bool may_have_stale_markers,
+             std::vector<query::SamplePoint>* scratch,
+             std::vector<query::SamplePoint>* out) const override {
+    out->insert(out->end(), samples.begin(), samples.end());
+    out->push_back({may_have_stale_markers ? 1 : 0, static_cast<double>(samples.size())});
+  }
+};
+
+TEST(StoreSelect, TransformAppliedAheadSeesEachSeriesSamplesExactly) {
+  testing::TempDir dir;
+  auto store = OpenEmbeddedStore(Options(dir.path()));
+  ASSERT_TRUE(store.ok()) << store.status();
+  const std::vector<int64_t> ids = Resolve(**store);
+  ASSERT_EQ(ids.size(), static_cast<size_t>(kSeries));
+  query::InMemorySeriesSource mem;
+  LoadCounters(**store, ids, mem);
+  ASSERT_GE((*store)->Parts().size(), 3u);
+
+  auto source = (*store)->Series(Scope());
+  const auto all = Matcher(query::LabelMatcher::Type::kEqual, "__name__", "m");
+  auto set = source->Select({all}, kT0 + 3'600'000, kT0 + 9'000'000);
+  ASSERT_TRUE(set.ok()) << set.status();
+  ASSERT_TRUE((*set)->ApplyAhead(std::make_shared<const CopyTransform>()));
+  size_t series = 0, with_markers = 0;
+  while ((*set)->Next()) {
+    ++series;
+    const auto samples = (*set)->samples();
+    const auto result = (*set)->transformed();
+    const std::string name = (*set)->labels().String();
+    ASSERT_EQ(result.size(), samples.size() + 1) << name;
+    for (size_t r = 0; r < samples.size(); ++r) {
+      ASSERT_EQ(result[r].t_ms, samples[r].t_ms) << name << " sample " << r;
+      ASSERT_EQ(std::bit_cast<uint64_t>(result[r].value), std::bit_cast<uint64_t>(samples[r].value))
+          << name << " sample " << r;
+    }
+    const bool markers = std::any_of(samples.begin(), samples.end(),
+                                     [](const auto& p) { return query::IsStaleNaN(p.value); });
+    EXPECT_EQ(result.back().t_ms, (*set)->MayHaveStaleMarkers() ? 1 : 0) << name;
+    // A set may only over-report markers, never miss one.
+    if (markers) EXPECT_TRUE((*set)->MayHaveStaleMarkers()) << name;
+    with_markers += markers;
+    EXPECT_EQ(result.back().value, static_cast<double>(samples.size())) << name;
+  }
+  ASSERT_TRUE((*set)->status().ok()) << (*set)->status();
+  EXPECT_EQ(series, static_cast<size_t>(kSeries));
+  EXPECT_GT(with_markers, 0u);
+
+  // Once reading has begun the offer is refused: the workers already decode without it.
+  auto late = source->Select({all}, kT0, kT0 + 9'000'000);
+  ASSERT_TRUE(late.ok());
+  ASSERT_TRUE((*late)->Next());
+  EXPECT_FALSE((*late)->ApplyAhead(std::make_shared<const CopyTransform>()));
+  EXPECT_FALSE((*late)->ApplyAhead(nullptr));
+}
+
+// rate/increase/delta evaluated on the storage's decoding threads give what the evaluator
+// computes itself from the in-memory source holding the same samples, to the bit, including
+// the sample budget's refusal.
+TEST(StoreSelect, RangeFunctionsEvaluatedAheadAgreeWithTheInMemorySource) {
+  testing::TempDir dir;
+  auto store = OpenEmbeddedStore(Options(dir.path()));
+  ASSERT_TRUE(store.ok()) << store.status();
+  const std::vector<int64_t> ids = Resolve(**store);
+  query::InMemorySeriesSource mem;
+  LoadCounters(**store, ids, mem);
+  auto source = (*store)->Series(Scope());
+
+  query::promql::Engine engine;
+  const int64_t start = kT0 + 240'000, end = kT0 + 3 * 3'600'000, step = 60'000;
+  const std::string at = std::to_string(kT0 / 1000 + 5'400);
+  for (const std::string& q :
+       {std::string("rate(m[5m])"), std::string("increase(m{job=~\"j0|j1\"}[2m])"),
+        std::string("delta(m[7m] offset 3m)"), std::string("sum by (job) (rate(m[5m]))"),
+        "rate(m[5m] @ " + at + ")", std::string("increase(m[1h])")}) {
+    auto want = engine.RangeQuery(mem, q, start, end, step);
+    auto got = engine.RangeQuery(*source, q, start, end, step);
+    ASSERT_TRUE(want.ok()) << q << ": " << want.status();
+    ASSERT_TRUE(got.ok()) << q << ": " << got.status();
+    ASSERT_EQ(got->series.size(), want->series.size()) << q;
+    size_t points = 0;
+    for (size_t i = 0; i < want->series.size(); ++i) {
+      const auto& w = want->series[i];
+      const auto& g = got->series[i];
+      ASSERT_EQ(g.labels.String(), w.labels.String()) << q;
+      ASSERT_EQ(g.points.size(), w.points.size()) << q << " " << w.labels.String();
+      for (size_t r = 0; r < w.points.size(); ++r) {
+        ASSERT_EQ(g.points[r].t_ms, w.points[r].t_ms) << q << " " << w.labels.String();
+        ASSERT_EQ(std::bit_cast<uint64_t>(g.points[r].value),
+                  std::bit_cast<uint64_t>(w.points[r].value))
+            << q << " " << w.labels.String() << " at " << w.points[r].t_ms;
+      }
+      points += w.points.size();
+    }
+    EXPECT_GT(points, 0u) << q;
+    EXPECT_EQ(got->Infos(), want->Infos()) << q;
+  }
+
+  query::promql::EngineOptions small;
+  small.max_samples = 5'000;
+  query::promql::Engine limited(small);
+  auto refused = limited.RangeQuery(*source, "rate(m[5m])", start, end, step);
+  ASSERT_FALSE(refused.ok());
+  EXPECT_EQ(refused.status().code(), absl::StatusCode::kResourceExhausted);
 }
 
 }  // namespace

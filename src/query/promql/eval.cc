@@ -849,6 +849,88 @@ int64_t TimeOf(const Point& p) { return p.t; }
 double ValueOf(const Point& p) { return p.f; }
 int64_t TimeOf(const SamplePoint& p) { return p.t_ms; }
 double ValueOf(const SamplePoint& p) { return p.value; }
+
+// rate/increase/delta of one series at a run of steps: slides the window over the series'
+// points and writes a point per step whose window holds two samples or more. The same code
+// serves the evaluator's own loop and the sources that evaluate ahead (RateAhead), so both
+// give bit-identical results.
+struct ExtrapolatedWindows {
+  int64_t start = 0, interval = 0, range = 0, offset = 0, at = 0;
+  bool at_fixed = false, counter_check = false, is_rate = false;
+  double range_seconds = 0;
+  // The window [lo, hi) of the last step; last_drop is the last index i < hi whose value is
+  // below its predecessor's (0: none yet), so a window holds a counter reset when it is
+  // above lo.
+  size_t lo = 0, hi = 0, last_drop = 0;
+
+  // Steps [step_begin, step_end), in order, continuing from the previous call. Returns the
+  // number of points written to out.
+  template <typename P, typename O>
+  size_t Run(const P* pts, size_t n, int64_t step_begin, int64_t step_end, O* out) {
+    size_t written = 0;
+    // Locals, so the compiler keeps them in registers across the stores of the step loop.
+    const int64_t range_l = range, offset_l = offset, at_l = at, interval_l = interval;
+    const bool fixed_l = at_fixed, counter_l = counter_check, rate_l = is_rate;
+    const double range_seconds_l = range_seconds;
+    size_t lo_l = lo, hi_l = hi, drop_l = last_drop;
+    int64_t ts = start + step_begin * interval_l;
+    for (int64_t step = step_begin; step < step_end; ++step, ts += interval_l) {
+      const int64_t ref = (fixed_l ? at_l : ts) - offset_l;
+      const int64_t mint = ref - range_l;
+      while (lo_l < n && TimeOf(pts[lo_l]) <= mint) ++lo_l;
+      if (hi_l < lo_l) hi_l = lo_l;
+      while (hi_l < n && TimeOf(pts[hi_l]) <= ref) {
+        if (counter_l && hi_l > 0 && ValueOf(pts[hi_l]) < ValueOf(pts[hi_l - 1])) drop_l = hi_l;
+        ++hi_l;
+      }
+      if (hi_l - lo_l < 2) continue;
+      const P& first = pts[lo_l];
+      const P& last = pts[hi_l - 1];
+      double result = ValueOf(last) - ValueOf(first);
+      if (counter_l && drop_l > lo_l) {
+        for (size_t i = lo_l + 1; i < hi_l; ++i) {
+          if (ValueOf(pts[i]) < ValueOf(pts[i - 1])) result += ValueOf(pts[i - 1]);
+        }
+      }
+      const double v = Extrapolate(result, TimeOf(first), ValueOf(first), TimeOf(last), hi_l - lo_l,
+                                   mint, ref, range_seconds_l, counter_l, rate_l);
+      out[written++] = O{ts, v};
+    }
+    lo = lo_l;
+    hi = hi_l;
+    last_drop = drop_l;
+    return written;
+  }
+};
+
+// rate/increase/delta evaluated by the source as it decodes (SeriesSet::ApplyAhead): a
+// point per step with a result, staleness markers dropped first as the evaluator does.
+class RateAhead final : public SeriesTransform {
+ public:
+  RateAhead(const ExtrapolatedWindows& params, int64_t steps) : params_(params), steps_(steps) {}
+
+  void Apply(absl::Span<const SamplePoint> samples, bool may_have_stale_markers,
+             std::vector<SamplePoint>* scratch, std::vector<SamplePoint>* out) const override {
+    if (may_have_stale_markers) {
+      scratch->resize(samples.size());
+      size_t n = 0;
+      for (const SamplePoint& p : samples) {
+        (*scratch)[n] = p;
+        n += IsStaleNaN(p.value) ? 0 : 1;
+      }
+      samples = absl::MakeConstSpan(scratch->data(), n);
+    }
+    if (samples.empty()) return;
+    ExtrapolatedWindows w = params_;
+    const size_t at = out->size();
+    out->resize(at + static_cast<size_t>(steps_));
+    out->resize(at + w.Run(samples.data(), samples.size(), 0, steps_, out->data() + at));
+  }
+
+ private:
+  const ExtrapolatedWindows params_;
+  const int64_t steps_;
+};
 }  // namespace
 
 absl::StatusOr<Matrix> Evaluator::EvalRangeFunction(const Call& c, size_t matrix_arg) {
@@ -878,6 +960,44 @@ absl::StatusOr<Matrix> Evaluator::EvalRangeFunction(const Call& c, size_t matrix
   bool fixed = false;
   int64_t at = 0;
 
+  // Keeps one series' result: accounts for its points and notes a name that is not a
+  // counter's.
+  auto finish = [&](Series s) -> absl::Status {
+    if (s.points.empty()) return absl::OkStatus();
+    OBX_RETURN_IF_ERROR(ctx_->AddSamples(static_cast<int64_t>(s.points.size())));
+    if (counter_check) {
+      const Labels& metric = s.metric;
+      std::string_view metric_name = metric.Get(kMetricNameLabel);
+      auto ends_with = [&](std::string_view suffix) {
+        return metric_name.size() >= suffix.size() &&
+               metric_name.substr(metric_name.size() - suffix.size()) == suffix;
+      };
+      if (!metric_name.empty() && !ends_with("_total") && !ends_with("_sum") &&
+          !ends_with("_count") && !ends_with("_bucket")) {
+        ctx_->annotations.Info(absl::StrCat("metric might not be a counter, name does not end in "
+                                            "_total/_sum/_count/_bucket: ",
+                                            QuoteGo(metric_name)),
+                               c.args[0]->pos());
+      }
+    }
+    out.push_back(std::move(s));
+    return absl::OkStatus();
+  };
+  // The direct path's parameters, once the selector's are known.
+  auto windows_of = [&] {
+    ExtrapolatedWindows w;
+    w.start = start_;
+    w.interval = interval_;
+    w.range = range_ms;
+    w.offset = offset_ms;
+    w.at = at;
+    w.at_fixed = fixed;
+    w.counter_check = counter_check;
+    w.is_rate = is_rate;
+    w.range_seconds = static_cast<double>(range_ms) / 1000.0;
+    return w;
+  };
+
   // Slides the window over one series' points step by step and applies the function.
   // `points` is a span of Point, or of the source's SamplePoint when the direct path reads
   // a series without staleness markers straight from the source.
@@ -903,8 +1023,16 @@ absl::StatusOr<Matrix> Evaluator::EvalRangeFunction(const Call& c, size_t matrix
     // check per step), then trims.
     const bool direct = extrapolated && n > 0 && NumSteps() <= (1 << 16);
     size_t written = 0;
-    if (direct) s.points.resize(static_cast<size_t>(NumSteps()));
-    for (int64_t ts = start_; ts <= end_; ts += interval_, ++step) {
+    if (direct) {
+      s.points.resize(static_cast<size_t>(NumSteps()));
+      ExtrapolatedWindows w = windows_of();
+      for (int64_t from = 0; from < NumSteps(); from += 1024) {
+        if (from > 0) OBX_RETURN_IF_ERROR(ctx_->CheckDeadline());
+        written += w.Run(pts, n, from, std::min<int64_t>(from + 1024, NumSteps()),
+                         s.points.data() + written);
+      }
+    }
+    for (int64_t ts = start_; !direct && ts <= end_; ts += interval_, ++step) {
       if ((step & 1023) == 1023) OBX_RETURN_IF_ERROR(ctx_->CheckDeadline());
       int64_t ref = (at_fixed ? at_ms : ts) - offset;
       int64_t mint = ref - range;
@@ -931,11 +1059,7 @@ absl::StatusOr<Matrix> Evaluator::EvalRangeFunction(const Call& c, size_t matrix
         }
         const double v = Extrapolate(result, TimeOf(first), ValueOf(first), TimeOf(last), hi - lo,
                                      mint, ref, range_seconds, counter_check, is_rate);
-        if (direct) {
-          s.points[written++] = Point{ts, v};
-        } else {
-          s.points.push_back(Point{ts, v});
-        }
+        s.points.push_back(Point{ts, v});
         continue;
       }
       if constexpr (kPoints) {
@@ -958,24 +1082,7 @@ absl::StatusOr<Matrix> Evaluator::EvalRangeFunction(const Call& c, size_t matrix
       s.points.resize(written);
       if (sparse) s.points.shrink_to_fit();  // hold no more than the sample budget counts
     }
-    if (s.points.empty()) return absl::OkStatus();
-    OBX_RETURN_IF_ERROR(ctx_->AddSamples(static_cast<int64_t>(s.points.size())));
-    if (counter_check) {
-      std::string_view metric_name = metric.Get(kMetricNameLabel);
-      auto ends_with = [&](std::string_view suffix) {
-        return metric_name.size() >= suffix.size() &&
-               metric_name.substr(metric_name.size() - suffix.size()) == suffix;
-      };
-      if (!metric_name.empty() && !ends_with("_total") && !ends_with("_sum") &&
-          !ends_with("_count") && !ends_with("_bucket")) {
-        ctx_->annotations.Info(absl::StrCat("metric might not be a counter, name does not end in "
-                                            "_total/_sum/_count/_bucket: ",
-                                            QuoteGo(metric_name)),
-                               c.args[0]->pos());
-      }
-    }
-    out.push_back(std::move(s));
-    return absl::OkStatus();
+    return finish(std::move(s));
   };
 
   if (arg->kind == NodeKind::kMatrixSelector) {
@@ -989,10 +1096,34 @@ absl::StatusOr<Matrix> Evaluator::EvalRangeFunction(const Call& c, size_t matrix
     int64_t last_ref = (fixed ? at : end_) - offset_ms;
     OBX_ASSIGN_OR_RETURN(auto set,
                          ctx_->source->Select(vs.matchers, first_ref - range_ms + 1, last_ref));
+    // rate/increase/delta are offered to the source, which may evaluate them on its decoding
+    // threads; the reader then only collects each series' points (same code, same results).
+    const bool ahead = extrapolated && NumSteps() <= (1 << 16) &&
+                       set->ApplyAhead(std::make_shared<const RateAhead>(windows_of(), NumSteps()));
     // One series at a time: only its samples are held (and counted) while it is processed.
     std::vector<Point> points;
     while (set->Next()) {
       OBX_RETURN_IF_ERROR(ctx_->CheckDeadline());
+      if (ahead) {
+        // Accounted as if evaluated here: the samples without staleness markers, held while
+        // the series' points are taken.
+        const auto samples = set->samples();
+        int64_t held = static_cast<int64_t>(samples.size());
+        if (set->MayHaveStaleMarkers()) {
+          held = std::count_if(samples.begin(), samples.end(),
+                               [](const SamplePoint& p) { return !IsStaleNaN(p.value); });
+        }
+        OBX_RETURN_IF_ERROR(ctx_->AddSamples(held));
+        const auto result = set->transformed();
+        Series s;
+        s.metric = set->labels();
+        s.drop_name = true;
+        s.points.resize(result.size());
+        for (size_t i = 0; i < result.size(); ++i) s.points[i] = {result[i].t_ms, result[i].value};
+        OBX_RETURN_IF_ERROR(finish(std::move(s)));
+        ctx_->ReleaseSamples(held);
+        continue;
+      }
       if (extrapolated && !set->MayHaveStaleMarkers()) {
         // Nothing to filter: evaluated on the source's samples without a copy.
         const auto samples = set->samples();
