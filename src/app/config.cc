@@ -111,7 +111,7 @@ const std::vector<Setting>& Settings() {
           "API listen address (/metrics, /healthz, /readyz, query APIs)."),
       Uint("memory_budget", &ServerConfig::memory_budget,
            "Memory the write path may hold: 35% for OTLP/HTTP bodies being read or processed, "
-           "25% for the gRPC transport, 20% for WAL bytes waiting for their group commit; "
+           "50% for the gRPC transport, 20% for WAL bytes waiting for their group commit; "
            "admitted request bytes over both transports are capped at 60%.",
            true),
       Str("log_level", &ServerConfig::log_level, "trace, debug, info, warn or error."),

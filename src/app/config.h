@@ -56,7 +56,9 @@ struct ServerConfig {
 
   // Derived from memory_budget (see docs/configuration.md).
   uint64_t http_body_bytes_budget() const { return memory_budget * 35 / 100; }
-  uint64_t grpc_memory_quota_bytes() const { return memory_budget * 25 / 100; }
+  // Above what admission lets gRPC hold: at its quota gRPC core itself cancels streams with a
+  // RESOURCE_EXHAUSTED that carries no RetryInfo, which OTLP exporters do not retry.
+  uint64_t grpc_memory_quota_bytes() const { return memory_budget * 50 / 100; }
   uint64_t inflight_bytes_budget() const { return memory_budget * 60 / 100; }
   uint64_t wal_pending_bytes_budget() const { return memory_budget * 20 / 100; }
 };
