@@ -1,72 +1,11 @@
 #include "api/auth.h"
 
-#include <string_view>
-
-#include "absl/status/status.h"
-#include "absl/strings/escaping.h"
-#include "absl/strings/match.h"
+#include "tenant/authorization.h"
 
 namespace observex::api {
-namespace {
-
-constexpr char kHowTo[] =
-    "send 'Authorization: Bearer <key>', or basic auth with the API key as the password";
-
-std::string_view Trim(std::string_view s) {
-  while (!s.empty() && (s.front() == ' ' || s.front() == '\t')) s.remove_prefix(1);
-  while (!s.empty() && (s.back() == ' ' || s.back() == '\t')) s.remove_suffix(1);
-  return s;
-}
-
-// True for "<scheme>" alone or followed by blanks (case-insensitive).
-bool HasScheme(std::string_view value, std::string_view scheme) {
-  return value.size() >= scheme.size() &&
-         absl::EqualsIgnoreCase(absl::string_view(value.data(), scheme.size()),
-                                absl::string_view(scheme.data(), scheme.size())) &&
-         (value.size() == scheme.size() || value[scheme.size()] == ' ' ||
-          value[scheme.size()] == '\t');
-}
-
-absl::StatusOr<std::string> KeyFromBasic(std::string_view credentials) {
-  std::string decoded;
-  if (credentials.empty() ||
-      !absl::Base64Unescape(absl::string_view(credentials.data(), credentials.size()), &decoded)) {
-    return absl::UnauthenticatedError(
-        "malformed basic authorization: credentials are not base64 of '<user>:<key>'");
-  }
-  const size_t colon = decoded.find(':');
-  if (colon == std::string::npos) {
-    return absl::UnauthenticatedError(
-        "malformed basic authorization: credentials are not base64 of '<user>:<key>'");
-  }
-  std::string password = decoded.substr(colon + 1);
-  if (!password.empty()) return password;
-  std::string user = decoded.substr(0, colon);
-  if (!user.empty()) return user;
-  return absl::UnauthenticatedError(std::string("empty basic authorization: ") + kHowTo);
-}
-
-}  // namespace
 
 absl::StatusOr<std::string> PresentedKey(const http::Request& request) {
-  std::string_view value = Trim(request.Header("authorization"));
-  if (value.empty()) {
-    return absl::UnauthenticatedError(std::string("missing API key: ") + kHowTo);
-  }
-  if (HasScheme(value, "bearer")) {
-    std::string_view key = Trim(value.substr(6));
-    if (key.empty())
-      return absl::UnauthenticatedError(std::string("empty bearer token: ") + kHowTo);
-    return std::string(key);
-  }
-  if (HasScheme(value, "basic")) return KeyFromBasic(Trim(value.substr(5)));
-  if (value.find_first_of(" \t") != std::string_view::npos) {
-    std::string_view scheme = value.substr(0, value.find_first_of(" \t"));
-    if (scheme.size() > 32) scheme = scheme.substr(0, 32);
-    return absl::UnauthenticatedError(std::string("unsupported authorization scheme '") +
-                                      std::string(scheme) + "': " + kHowTo);
-  }
-  return std::string(value);
+  return tenant::KeyFromAuthorization(request.Header("authorization"));
 }
 
 absl::StatusOr<tenant::AuthResult> Authenticate(const http::Request& request,

@@ -1,11 +1,7 @@
-// Authentication of query API requests: the API key presented with a request resolves to
-// exactly one tenant through the KeyStore, the same keys the OTLP receivers accept. Two forms
-// are accepted in the `Authorization` header:
-//   - `Bearer <key>` (a bare `<key>` without scheme too, as the OTLP receiver accepts), and
-//   - `Basic base64(<user>:<key>)`: HTTP basic auth with the key as the password, for clients
-//     such as Grafana's data sources that can only be configured with basic auth. The user
-//     name is ignored; when the password is empty the user name is taken as the key.
-// Nothing here looks at query parameters or cookies, and no message ever contains the key.
+// Authentication of query API requests: the API key presented in the `Authorization` header
+// (the forms of tenant/authorization.h, the same the OTLP receivers accept) resolves to
+// exactly one tenant through the KeyStore. Nothing here looks at query parameters or cookies,
+// and no message ever contains the key.
 //
 // Stateless; thread-safe as far as the KeyStore is.
 #pragma once

@@ -9,6 +9,7 @@
 #include "grpcpp/resource_quota.h"
 #include "ingest/receivers.h"
 #include "ingest/status_mapping.h"
+#include "tenant/authorization.h"
 
 namespace observex::ingest {
 namespace {
@@ -57,18 +58,17 @@ class ExportReactor : public grpc::ServerGenericBidiReactor {
       return;
     }
     const SignalType type = method_->type;
-    std::string_view key;
     const auto& md = ctx_->client_metadata();
     auto it = md.find("authorization");
-    if (it != md.end())
-      key = KeyFromAuthorization(std::string_view(it->second.data(), it->second.size()));
-    if (key.empty()) {
+    auto key = tenant::KeyFromAuthorization(
+        it == md.end() ? std::string_view()
+                       : std::string_view(it->second.data(), it->second.size()));
+    if (!key.ok()) {
       shared_->metrics->SignalsDropped("", type, DropReason::kAuth, 1);
-      FinishWith(grpc::StatusCode::UNAUTHENTICATED,
-                 "missing API key: send 'authorization: Bearer <key>' metadata", 0);
+      FinishWith(grpc::StatusCode::UNAUTHENTICATED, ToStd(key.status().message()), 0);
       return;
     }
-    auto tenant = shared_->keys->Authenticate(key);
+    auto tenant = shared_->keys->Authenticate(*key);
     if (!tenant.ok()) {
       shared_->metrics->SignalsDropped("", type, DropReason::kAuth, 1);
       const bool internal = tenant.status().code() != absl::StatusCode::kUnauthenticated;

@@ -4,6 +4,7 @@
 #include "common/strings.h"
 #include "ingest/receivers.h"
 #include "ingest/status_mapping.h"
+#include "tenant/authorization.h"
 
 namespace observex::ingest {
 namespace {
@@ -32,16 +33,6 @@ http::Response StatusResponse(otlp::Encoding encoding, int http_status, grpc::St
 }
 
 }  // namespace
-
-std::string_view KeyFromAuthorization(std::string_view value) {
-  while (!value.empty() && value.front() == ' ') value.remove_prefix(1);
-  if (value.size() > 7 && absl::EqualsIgnoreCase(absl::string_view(value.data(), 7), "bearer ")) {
-    value.remove_prefix(7);
-  }
-  while (!value.empty() && value.front() == ' ') value.remove_prefix(1);
-  while (!value.empty() && value.back() == ' ') value.remove_suffix(1);
-  return value;
-}
 
 http::Response OtlpHttpHandler::ErrorResponse(std::string_view content_type, int status,
                                               std::string message, int retry_after_seconds) {
@@ -84,13 +75,13 @@ void OtlpHttpHandler::Handle(http::Request req, http::Responder respond) {
   auto encoding = otlp::EncodingForContentType(req.Header("content-type"));
   const otlp::Encoding reply_encoding = encoding.ok() ? *encoding : otlp::Encoding::kJson;
 
-  const std::string_view auth = req.Header("authorization");
-  if (auth.empty()) {
+  auto key = tenant::KeyFromAuthorization(req.Header("authorization"));
+  if (!key.ok()) {
     metrics_->SignalsDropped("", route->type, DropReason::kAuth, 1);
     return reply(StatusResponse(reply_encoding, 401, grpc::StatusCode::UNAUTHENTICATED,
-                                "missing API key: send 'Authorization: Bearer <key>'", 0));
+                                ToStd(key.status().message()), 0));
   }
-  auto tenant = keys_->Authenticate(KeyFromAuthorization(auth));
+  auto tenant = keys_->Authenticate(*key);
   if (!tenant.ok()) {
     metrics_->SignalsDropped("", route->type, DropReason::kAuth, 1);
     const bool internal = tenant.status().code() != absl::StatusCode::kUnauthenticated;

@@ -4,7 +4,6 @@
 #include <utility>
 
 #include "absl/strings/ascii.h"
-#include "absl/strings/escaping.h"
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "common/clock.h"
@@ -12,6 +11,7 @@
 #include "ingest/status_mapping.h"
 #include "metrics/text_format.h"
 #include "snappy.h"
+#include "tenant/authorization.h"
 
 namespace observex::ingest {
 namespace {
@@ -58,19 +58,6 @@ http::Response Text(int status, std::string_view message, int retry_seconds = 0)
 
 }  // namespace
 
-std::string PromKeyFromAuthorization(std::string_view value) {
-  value = Trim(value);
-  if (value.size() > 6 && IEquals(value.substr(0, 6), "basic ")) {
-    std::string decoded;
-    if (!absl::Base64Unescape(ToAbsl(Trim(value.substr(6))), &decoded)) return "";
-    const size_t colon = decoded.find(':');
-    if (colon == std::string::npos) return "";
-    std::string password = decoded.substr(colon + 1);
-    return password.empty() ? decoded.substr(0, colon) : password;
-  }
-  return std::string(KeyFromAuthorization(value));
-}
-
 PromWriteHandler::PromWriteHandler(ReceiverOptions options, tenant::KeyStore* keys,
                                    Pipeline* pipeline, IngestMetrics* metrics)
     : options_(options), keys_(keys), pipeline_(pipeline), metrics_(metrics) {}
@@ -94,15 +81,12 @@ void PromWriteHandler::Handle(http::Request req, http::Responder respond) {
     return reply(std::move(r));
   }
 
-  const std::string_view auth = req.Header("authorization");
-  const std::string key = PromKeyFromAuthorization(auth);
-  if (key.empty()) {
+  auto key = tenant::KeyFromAuthorization(req.Header("authorization"));
+  if (!key.ok()) {
     metrics_->SignalsDropped("", SignalType::kPrometheus, DropReason::kAuth, 1);
-    return reply(Text(401, auth.empty() ? "missing API key: send 'Authorization: Bearer <key>' "
-                                          "or basic auth with the key as the password"
-                                        : "malformed basic auth credentials"));
+    return reply(Text(401, ToStd(key.status().message())));
   }
-  auto tenant = keys_->Authenticate(key);
+  auto tenant = keys_->Authenticate(*key);
   if (!tenant.ok()) {
     metrics_->SignalsDropped("", SignalType::kPrometheus, DropReason::kAuth, 1);
     const bool internal = tenant.status().code() != absl::StatusCode::kUnauthenticated;

@@ -53,9 +53,4 @@ class PromWriteHandler : public http::Handler {
   IngestMetrics* metrics_;
 };
 
-// The API key in an Authorization header value: "Bearer <key>" (scheme case-insensitive), or
-// "Basic <base64(user:password)>" whose password is the key (the user name when the password
-// is empty), or a bare key. "" when a Basic credential does not decode.
-std::string PromKeyFromAuthorization(std::string_view header_value);
-
 }  // namespace observex::ingest

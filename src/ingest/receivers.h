@@ -53,7 +53,4 @@ class GrpcReceiver {
   virtual void Shutdown(absl::Duration grace) = 0;
 };
 
-// Pulls the key from "Bearer <key>" (scheme case-insensitive) or a bare key.
-std::string_view KeyFromAuthorization(std::string_view header_value);
-
 }  // namespace observex::ingest

@@ -75,31 +75,17 @@ http::Request WithAuthorization(std::string value) {
 
 std::string Basic(const std::string& user_pass) { return "Basic " + absl::Base64Escape(user_pass); }
 
-TEST(AuthTest, BearerBasicAndBareKeys) {
+// The forms of the header are tested with tenant::KeyFromAuthorization; here, that the
+// request's header is the one read.
+TEST(AuthTest, PresentedKeyIsTheAuthorizationHeaders) {
   EXPECT_EQ(PresentedKey(WithAuthorization("Bearer obx_abc")).value(), "obx_abc");
-  EXPECT_EQ(PresentedKey(WithAuthorization("bearer   obx_abc  ")).value(), "obx_abc");
-  EXPECT_EQ(PresentedKey(WithAuthorization("obx_abc")).value(), "obx_abc");
   EXPECT_EQ(PresentedKey(WithAuthorization(Basic("grafana:obx_abc"))).value(), "obx_abc");
-  EXPECT_EQ(PresentedKey(WithAuthorization(Basic("obx_abc:"))).value(), "obx_abc");
-  EXPECT_EQ(PresentedKey(WithAuthorization(Basic("user:pa:ss"))).value(), "pa:ss");
-}
-
-TEST(AuthTest, RejectionsSayHowToAuthenticateAndNeverEchoTheKey) {
-  http::Request none;
-  auto missing = PresentedKey(none);
+  http::Request other;
+  other.headers.emplace_back("x-api-key", "obx_abc");
+  auto missing = PresentedKey(other);
   ASSERT_FALSE(missing.ok());
   EXPECT_EQ(missing.status().code(), absl::StatusCode::kUnauthenticated);
   EXPECT_NE(missing.status().message().find("Authorization: Bearer <key>"), std::string::npos);
-
-  const std::vector<std::string> bad_values = {"Bearer ", "Basic !!!notbase64",
-                                               "Basic " + absl::Base64Escape("no-colon-secret"),
-                                               Basic(":"), "Digest secretvalue123"};
-  for (const std::string& bad : bad_values) {
-    auto r = PresentedKey(WithAuthorization(bad));
-    ASSERT_FALSE(r.ok()) << bad;
-    EXPECT_EQ(r.status().code(), absl::StatusCode::kUnauthenticated) << bad;
-    EXPECT_EQ(r.status().message().find("secret"), std::string::npos) << r.status();
-  }
 }
 
 }  // namespace
