@@ -220,7 +220,7 @@ class EmbeddedStore final : public Store {
   absl::Status Load();
   void StartThreads();
 
-  absl::Status Append(int64_t tenant_id, Table table, const ColumnBatch& rows,
+  absl::Status Append(int64_t tenant_id, Table table, ColumnBatch rows,
                       std::optional<uint64_t> wal_lsn) override;
   absl::StatusOr<std::vector<int64_t>> ResolveSeries(
       int64_t tenant_id, absl::Span<const query::Labels* const> labels) override;
@@ -493,7 +493,7 @@ void EmbeddedStore::Close() {
 // ---------------------------------------------------------------------------------------
 // Write path.
 
-absl::Status EmbeddedStore::Append(int64_t tenant_id, Table table, const ColumnBatch& rows,
+absl::Status EmbeddedStore::Append(int64_t tenant_id, Table table, ColumnBatch rows,
                                    std::optional<uint64_t> wal_lsn) {
   const TableSchema& schema = SchemaFor(table);
   if (auto s = schema.CheckBatch(rows); !s.ok()) return s;
@@ -501,11 +501,8 @@ absl::Status EmbeddedStore::Append(int64_t tenant_id, Table table, const ColumnB
   auto tenant = GetOrCreateTenant(tenant_id);
   if (!tenant.ok()) return tenant.status();
   TableState& ts = (*tenant)->table(table);
-  const auto& times = std::get<0>(rows.columns[schema.time_column]);
 
   // Replay after a restart: drop the rows of days whose parts already hold this entry.
-  const ColumnBatch* input = &rows;
-  ColumnBatch kept;
   if (wal_lsn) {
     absl::flat_hash_set<int32_t> skip_days;
     {
@@ -517,24 +514,25 @@ absl::Status EmbeddedStore::Append(int64_t tenant_id, Table table, const ColumnB
       }
     }
     if (!skip_days.empty()) {
+      const auto& times = std::get<0>(rows.columns[schema.time_column]);
       std::vector<uint32_t> idx;
       for (size_t i = 0; i < times.size(); ++i) {
         if (!skip_days.contains(schema.DayOf(times[i]))) idx.push_back(static_cast<uint32_t>(i));
       }
       if (idx.empty()) return absl::OkStatus();
-      kept = schema.NewBatch();
+      ColumnBatch kept = schema.NewBatch();
       for (size_t c = 0; c < kept.columns.size(); ++c) {
         AppendRows(rows.columns[c], idx, kept.columns[c]);
       }
-      input = &kept;
+      rows = std::move(kept);
     }
   }
 
   if (table == Table::kSamples) {
     // The series index learns which days each series has samples in (for look-ups by time).
     // NoteDay takes repeated ids; nearly every batch lies in one day, passed as it is.
-    const auto& ids = std::get<0>(input->columns[schema.IndexOf("series_id")]);
-    const auto& t = std::get<0>(input->columns[schema.time_column]);
+    const auto& ids = std::get<0>(rows.columns[schema.IndexOf("series_id")]);
+    const auto& t = std::get<0>(rows.columns[schema.time_column]);
     const int32_t first_day = schema.DayOf(t[0]);
     size_t other = 0;
     while (other < t.size() && schema.DayOf(t[other]) == first_day) ++other;
@@ -549,7 +547,7 @@ absl::Status EmbeddedStore::Append(int64_t tenant_id, Table table, const ColumnB
     }
   }
   WaitForHeadRoom();
-  return ts.head.Append(*input, wal_lsn, absl::Now());
+  return ts.head.Append(std::move(rows), wal_lsn, absl::Now());
 }
 
 uint64_t EmbeddedStore::HeadBytes() const {

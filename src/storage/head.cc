@@ -180,8 +180,7 @@ void TableHead::AddTo(DayGroup& group, std::shared_ptr<const ColumnBatch> chunk,
   }
 }
 
-absl::Status TableHead::Append(const ColumnBatch& rows, std::optional<uint64_t> wal_lsn,
-                               absl::Time now) {
+absl::Status TableHead::Append(ColumnBatch rows, std::optional<uint64_t> wal_lsn, absl::Time now) {
   if (auto s = schema_.CheckBatch(rows); !s.ok()) return s;
   const size_t n = rows.rows();
   if (n == 0) return absl::OkStatus();
@@ -194,7 +193,7 @@ absl::Status TableHead::Append(const ColumnBatch& rows, std::optional<uint64_t> 
   for (size_t i = 0; i < n && one_day; ++i) one_day = schema_.DayOf(times[i]) == first_day;
   std::vector<std::pair<int32_t, std::shared_ptr<const ColumnBatch>>> chunks;
   if (one_day) {
-    chunks.emplace_back(first_day, std::make_shared<const ColumnBatch>(rows));
+    chunks.emplace_back(first_day, std::make_shared<const ColumnBatch>(std::move(rows)));
   } else {
     for (size_t i = 0; i < n; ++i)
       by_day[schema_.DayOf(times[i])].push_back(static_cast<uint32_t>(i));

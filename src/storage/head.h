@@ -53,8 +53,9 @@ class TableHead {
 
   // Adds rows (every schema column, in schema order, any row order); each joins the group of
   // its day. `wal_lsn`, the WAL entry the rows came from, widens that group's LSN range.
-  // InvalidArgument for a malformed batch. An empty batch is a no-op.
-  absl::Status Append(const ColumnBatch& rows, std::optional<uint64_t> wal_lsn, absl::Time now);
+  // InvalidArgument for a malformed batch. An empty batch is a no-op. A batch in one day is
+  // kept as it is (moved in, not copied).
+  absl::Status Append(ColumnBatch rows, std::optional<uint64_t> wal_lsn, absl::Time now);
 
   struct Stats {
     uint64_t rows = 0;

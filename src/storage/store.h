@@ -137,8 +137,9 @@ class Store {
   // ingest path wrote after authentication.
 
   // Adds rows (every column of the table's schema, in order). `wal_lsn` is the WAL entry
-  // they came from; rows of a day whose parts already hold that entry are skipped.
-  virtual absl::Status Append(int64_t tenant_id, Table table, const ColumnBatch& rows,
+  // they came from; rows of a day whose parts already hold that entry are skipped. The rows
+  // are taken by value: a caller that moves them in lets the head keep them without a copy.
+  virtual absl::Status Append(int64_t tenant_id, Table table, ColumnBatch rows,
                               std::optional<uint64_t> wal_lsn) = 0;
   // Series ids for label sets (with __name__), created on first sight; ids[i] is labels[i]'s.
   virtual absl::StatusOr<std::vector<int64_t>> ResolveSeries(

@@ -66,7 +66,7 @@ absl::Status StorageWriter::ApplyExponentialHistograms(int64_t tenant, uint64_t 
       std::get<2>(rows.columns[2]).push_back(metrics::EncodeExponentialPoint(p));
     }
   }
-  return store_->Append(tenant, storage::Table::kExpHistograms, rows, lsn);
+  return store_->Append(tenant, storage::Table::kExpHistograms, std::move(rows), lsn);
 }
 
 absl::Status StorageWriter::UpdateMetadata(int64_t tenant,
@@ -108,7 +108,7 @@ absl::Status StorageWriter::ApplyOtlpMetrics(int64_t tenant, uint64_t lsn, std::
       *rows = samples.rows();
       if (auto s = UpdateMetadata(tenant, metadata(families)); !s.ok()) return s;
       if (samples.rows() == 0) return absl::OkStatus();
-      return store_->Append(tenant, storage::Table::kSamples, samples, lsn);
+      return store_->Append(tenant, storage::Table::kSamples, std::move(samples), lsn);
     }
   }
   google::protobuf::Arena& arena = ThreadArena();
@@ -179,7 +179,7 @@ absl::Status StorageWriter::ApplyMetrics(int64_t tenant, uint64_t lsn,
     }
     if (auto s = UpdateMetadata(tenant, std::move(md)); !s.ok()) return s;
   }
-  return store_->Append(tenant, storage::Table::kSamples, rows, lsn);
+  return store_->Append(tenant, storage::Table::kSamples, std::move(rows), lsn);
 }
 
 absl::Status StorageWriter::Apply(uint64_t lsn, std::string_view payload) {
@@ -302,7 +302,8 @@ absl::Status StorageWriter::StoreRows(Converted& c, int64_t start) {
     return absl::OkStatus();
   };
   if (!c.bad.ok()) return bad(c.bad);
-  if (auto s = store_->Append(c.tenant, c.table, c.rows, c.lsn); !s.ok()) {
+  // The rows are moved into the store: a failed entry is converted again when retried.
+  if (auto s = store_->Append(c.tenant, c.table, std::move(c.rows), c.lsn); !s.ok()) {
     // Invalid rows cannot get better by waiting; anything else (I/O) is retried.
     if (s.code() == absl::StatusCode::kInvalidArgument) return bad(s);
     return s;

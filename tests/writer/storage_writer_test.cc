@@ -101,7 +101,7 @@ class RecordingStore : public storage::Store {
   uint64_t fail_lsn = ~uint64_t{0};
   std::vector<uint64_t> appended;  // LSNs in call order (failed calls included)
 
-  absl::Status Append(int64_t tenant, storage::Table table, const storage::ColumnBatch& rows,
+  absl::Status Append(int64_t tenant, storage::Table table, storage::ColumnBatch rows,
                       std::optional<uint64_t> lsn) override {
     {
       std::lock_guard<std::mutex> l(mu_);
@@ -111,7 +111,7 @@ class RecordingStore : public storage::Store {
         return absl::UnavailableError("disk full (test)");
       }
     }
-    return inner_->Append(tenant, table, rows, lsn);
+    return inner_->Append(tenant, table, std::move(rows), lsn);
   }
   absl::StatusOr<std::vector<int64_t>> ResolveSeries(
       int64_t tenant, absl::Span<const query::Labels* const> labels) override {
