@@ -1,7 +1,7 @@
 #include "storage/head.h"
 
 #include <algorithm>
-#include <type_traits>
+#include <span>
 #include <utility>
 
 #include "absl/strings/str_cat.h"
@@ -14,45 +14,6 @@ uint64_t BatchBytes(const ColumnBatch& b) {
   uint64_t n = 0;
   for (const auto& c : b.columns) n += DecodedBytes(c);
   return n;
-}
-
-// Concatenates chunks into one batch: each column sized once, whole chunks copied in bulk
-// (a seal copies every row it holds, so this is most of its memory traffic).
-ColumnBatch Concat(const TableSchema& schema,
-                   const std::vector<std::shared_ptr<const ColumnBatch>>& chunks) {
-  ColumnBatch out = schema.NewBatch();
-  size_t rows = 0;
-  for (const auto& chunk : chunks) rows += chunk->rows();
-  for (size_t c = 0; c < out.columns.size(); ++c) {
-    std::visit(
-        [&](auto& dst) {
-          using Col = std::decay_t<decltype(dst)>;
-          if constexpr (std::is_same_v<Col, StringColumn>) {
-            size_t bytes = 0;
-            for (const auto& chunk : chunks) bytes += std::get<Col>(chunk->columns[c]).byte_size();
-            dst.reserve(rows, bytes);
-            std::vector<uint64_t>& offsets = dst.mutable_offsets();
-            std::string& data = dst.mutable_bytes();
-            for (const auto& chunk : chunks) {
-              const StringColumn& src = std::get<Col>(chunk->columns[c]);
-              const uint64_t base = data.size() - src.offsets().front();
-              for (size_t i = 1; i < src.offsets().size(); ++i) {
-                offsets.push_back(src.offsets()[i] + base);
-              }
-              data.append(src.bytes(), src.offsets().front(),
-                          src.offsets().back() - src.offsets().front());
-            }
-          } else {
-            dst.reserve(rows);
-            for (const auto& chunk : chunks) {
-              const Col& src = std::get<Col>(chunk->columns[c]);
-              dst.insert(dst.end(), src.begin(), src.end());
-            }
-          }
-        },
-        out.columns[c]);
-  }
-  return out;
 }
 
 // A scan over a snapshot of the head's chunks.
@@ -256,7 +217,11 @@ absl::StatusOr<std::vector<Manifest>> TableHead::Seal(
     o.block_rows = options_.block_rows;
     o.zstd_level = options_.zstd_level;
     o.fsync = options_.fsync;
-    auto m = WritePart(root, schema_, Concat(schema_, g.chunks), o);
+    o.threads = options_.seal_threads;
+    std::vector<const ColumnBatch*> chunks;
+    chunks.reserve(g.chunks.size());
+    for (const auto& chunk : g.chunks) chunks.push_back(chunk.get());
+    auto m = WritePart(root, schema_, std::span<const ColumnBatch* const>(chunks), o);
     if (!m.ok()) {
       error = m.status();
       break;

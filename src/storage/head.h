@@ -42,6 +42,10 @@ struct HeadOptions {
   uint32_t block_rows = kDefaultBlockRows;
   int zstd_level = 3;
   bool fsync = true;
+  // Threads one seal writes its column files with: a seal then uses the second core when
+  // ingest leaves it idle (a writer catching up waits for seals); when both cores are busy
+  // it only takes its share of them.
+  uint32_t seal_threads = 2;
 };
 
 class TableHead {

@@ -19,6 +19,7 @@
 #include <filesystem>
 #include <memory>
 #include <optional>
+#include <span>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -57,6 +58,9 @@ struct PartWriteOptions {
   int zstd_level = 3;
   bool fsync = true;               // false only in tests and benchmarks
   int64_t created_unix_nanos = 0;  // 0 = now
+  // Threads that encode and write the column files (the caller's included; at least 1).
+  // The files are the same whatever the count.
+  uint32_t threads = 1;
 };
 
 // Writes `rows` (every column of `schema`, in schema order, any row order) as a new part in
@@ -67,6 +71,12 @@ struct PartWriteOptions {
 // temporary directory is removed).
 absl::StatusOr<Manifest> WritePart(const std::filesystem::path& root, const TableSchema& schema,
                                    const ColumnBatch& rows, const PartWriteOptions& options);
+// The same for rows given as chunks (each with every column of `schema`), taken in chunk
+// order as if concatenated: a seal writes a head's chunks where they lie, without first
+// copying them into one batch.
+absl::StatusOr<Manifest> WritePart(const std::filesystem::path& root, const TableSchema& schema,
+                                   std::span<const ColumnBatch* const> chunks,
+                                   const PartWriteOptions& options);
 
 // Deletes temporary part directories left in `day_dir` by interrupted writes.
 absl::Status RemoveTemporaryParts(const std::filesystem::path& day_dir);

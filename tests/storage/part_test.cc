@@ -4,8 +4,13 @@
 #include <zstd.h>
 
 #include <cstring>
+#include <fstream>
+#include <iterator>
+#include <map>
+#include <numeric>
 #include <random>
 #include <set>
+#include <span>
 #include <string>
 
 #include "absl/strings/match.h"
@@ -257,6 +262,124 @@ TEST(Part, RejectsBadInput) {
     entries.insert(e.path().filename());
   }
   EXPECT_EQ(entries, std::set<std::string>{"once"});
+}
+
+// Every file of a part directory, by name.
+std::map<std::string, std::string> PartFiles(const fs::path& dir) {
+  std::map<std::string, std::string> files;
+  for (const auto& e : fs::directory_iterator(dir)) {
+    std::ifstream in(e.path(), std::ios::binary);
+    files[e.path().filename()] = std::string(std::istreambuf_iterator<char>(in), {});
+  }
+  return files;
+}
+
+// A seal passes the head's chunks as they lie: the part must be byte for byte the one the
+// concatenated rows give, ties of the sort key included (they keep their input order).
+TEST(Part, ChunksWriteTheSamePartAsTheirConcatenation) {
+  for (const TableSchema* schema : {&SpansSchema(), &LogsSchema(), &SamplesSchema()}) {
+    SCOPED_TRACE(std::string(TableName(schema->table)));
+    std::mt19937_64 rng(90 + static_cast<uint64_t>(schema->table));
+    // Two sets of rows with the same keys and different payloads: every key occurs twice.
+    ColumnBatch rows = testing::RandomRows(*schema, rng, 700, kDay);
+    ColumnBatch twin = testing::RandomRows(*schema, rng, 700, kDay);
+    for (int k : schema->sort_key) twin.columns[k] = rows.columns[k];
+    if (schema->table == Table::kSamples) {
+      // Negative and extreme series ids sort before and after the others.
+      auto& ids = std::get<0>(rows.columns[0]);
+      ids[3] = -5;
+      ids[4] = INT64_MIN;
+      ids[5] = INT64_MAX;
+      ids[6] = -1;
+    }
+    std::vector<uint32_t> all(twin.rows());
+    std::iota(all.begin(), all.end(), 0u);
+    for (size_t c = 0; c < rows.columns.size(); ++c) {
+      AppendRows(twin.columns[c], all, rows.columns[c]);
+    }
+    // Chunks of random sizes, some empty.
+    std::vector<ColumnBatch> chunks;
+    for (uint32_t begin = 0; begin < rows.rows();) {
+      const uint32_t len = std::min<uint32_t>(static_cast<uint32_t>(rows.rows()) - begin,
+                                              static_cast<uint32_t>(rng() % 150));
+      std::vector<uint32_t> idx(len);
+      std::iota(idx.begin(), idx.end(), begin);
+      ColumnBatch chunk = schema->NewBatch();
+      for (size_t c = 0; c < chunk.columns.size(); ++c) {
+        AppendRows(rows.columns[c], idx, chunk.columns[c]);
+      }
+      chunks.push_back(std::move(chunk));
+      begin += len;
+    }
+    ASSERT_GT(chunks.size(), 5u);
+    std::vector<const ColumnBatch*> ptrs;
+    for (const ColumnBatch& c : chunks) ptrs.push_back(&c);
+
+    TempDir dir;
+    PartWriteOptions whole = Options("whole");
+    PartWriteOptions chunked = Options("chunked");
+    whole.created_unix_nanos = chunked.created_unix_nanos = 1'700'000'000'000'000'000;
+    chunked.threads = 3;  // the files do not depend on who writes them
+    auto a = WritePart(dir.path(), *schema, rows, whole);
+    ASSERT_TRUE(a.ok()) << a.status();
+    auto b = WritePart(dir.path(), *schema, std::span<const ColumnBatch* const>(ptrs), chunked);
+    ASSERT_TRUE(b.ok()) << b.status();
+    b->part_name = a->part_name;
+    EXPECT_EQ(*a, *b);
+    const fs::path day_dir = DayDir(dir.path(), kTenant, schema->table, kDay);
+    const auto whole_files = PartFiles(day_dir / "whole");
+    const auto chunked_files = PartFiles(day_dir / "chunked");
+    ASSERT_EQ(whole_files.size(), chunked_files.size());
+    for (const auto& [name, bytes] : whole_files) {
+      if (name == kManifestFileName) continue;  // names the part
+      ASSERT_TRUE(chunked_files.contains(name)) << name;
+      EXPECT_TRUE(bytes == chunked_files.at(name)) << name << " differs";
+    }
+    // And the rows read back are the stable sort of the concatenation.
+    auto part = PartReader::Open(day_dir / "chunked", *schema, kTenant);
+    ASSERT_TRUE(part.ok()) << part.status();
+    EXPECT_TRUE(testing::SameBatch(ReadAll(**part),
+                                   testing::Permute(rows, testing::SortKeyOrder(*schema, rows))));
+  }
+}
+
+TEST(Part, ChunksAreCheckedOneByOne) {
+  std::mt19937_64 rng(15);
+  TempDir dir;
+  const TableSchema& schema = LogsSchema();
+  const ColumnBatch good = testing::RandomRows(schema, rng, 10, kDay);
+  ColumnBatch late = testing::RandomRows(schema, rng, 10, kDay);
+  std::get<0>(late.columns[schema.time_column])[4] =
+      static_cast<int64_t>(kDay + 1) * schema.time_units_per_day();
+  std::vector<const ColumnBatch*> chunks = {&good, &late};
+  auto s =
+      WritePart(dir.path(), schema, std::span<const ColumnBatch* const>(chunks), Options("late"))
+          .status();
+  EXPECT_EQ(s.code(), absl::StatusCode::kInvalidArgument);
+  // Row numbers count across chunks.
+  EXPECT_TRUE(absl::StrContains(s.message(), "row 14 has time")) << s;
+
+  const ColumnBatch other = testing::RandomRows(SamplesSchema(), rng, 10, kDay);
+  chunks = {&good, &other};
+  EXPECT_EQ(
+      WritePart(dir.path(), schema, std::span<const ColumnBatch* const>(chunks), Options("other"))
+          .status()
+          .code(),
+      absl::StatusCode::kInvalidArgument);
+  const ColumnBatch empty = schema.NewBatch();
+  chunks = {&empty, &empty};
+  EXPECT_EQ(
+      WritePart(dir.path(), schema, std::span<const ColumnBatch* const>(chunks), Options("empty"))
+          .status()
+          .code(),
+      absl::StatusCode::kInvalidArgument);
+  chunks = {};
+  EXPECT_EQ(
+      WritePart(dir.path(), schema, std::span<const ColumnBatch* const>(chunks), Options("none"))
+          .status()
+          .code(),
+      absl::StatusCode::kInvalidArgument);
+  EXPECT_FALSE(fs::exists(DayDir(dir.path(), kTenant, schema.table, kDay) / "late"));
 }
 
 TEST(Part, RemoveTemporaryPartsDeletesInterruptedWrites) {
