@@ -1457,8 +1457,9 @@ absl::Status EmbeddedStore::MergeDay(TenantState& tenant, Table table, int32_t d
                   list.begin() + static_cast<long>(best_begin + best_len));
   }
   if (inputs.size() < 2) return absl::OkStatus();
-  // Read every input in sort-key order; WritePart sorts the union again.
-  ColumnBatch all = schema.NewBatch();
+  // Read every input in sort-key order; WritePart sorts the union again, taking the batches
+  // where they lie.
+  std::vector<ColumnBatch> batches;
   std::optional<WalRange> range;
   uint32_t level = 0;
   for (const PartPtr& p : inputs) {
@@ -1475,9 +1476,8 @@ absl::Status EmbeddedStore::MergeDay(TenantState& tenant, Table table, int32_t d
         return more.status();
       }
       if (!*more) break;
-      std::vector<uint32_t> idx(b.rows());
-      for (uint32_t i = 0; i < idx.size(); ++i) idx[i] = i;
-      for (size_t c = 0; c < all.columns.size(); ++c) AppendRows(b.columns[c], idx, all.columns[c]);
+      batches.push_back(std::move(b));
+      b = ColumnBatch();
     }
     const auto& r = p->reader->manifest().wal_range;
     if (r) {
@@ -1498,7 +1498,10 @@ absl::Status EmbeddedStore::MergeDay(TenantState& tenant, Table table, int32_t d
   w.block_rows = options_.head.block_rows;
   w.zstd_level = options_.head.zstd_level;
   w.fsync = options_.head.fsync;
-  auto manifest = WritePart(options_.dir, schema, all, w);
+  std::vector<const ColumnBatch*> chunks;
+  chunks.reserve(batches.size());
+  for (const ColumnBatch& b : batches) chunks.push_back(&b);
+  auto manifest = WritePart(options_.dir, schema, std::span<const ColumnBatch* const>(chunks), w);
   if (!manifest.ok()) return manifest.status();
   auto merged =
       OpenPart(DayDir(options_.dir, tenant.id, table, day) / w.name, table, tenant.id, day, false);
