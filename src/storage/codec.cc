@@ -3,10 +3,12 @@
 #include <zstd.h>
 
 #include <algorithm>
+#include <atomic>
 #include <bit>
 #include <cmath>
 #include <cstring>
 #include <memory>
+#include <mutex>
 #include <utility>
 #include <vector>
 
@@ -818,6 +820,80 @@ absl::Status ReadRunHeader(const char** p, const char* end, size_t rows,
   return absl::OkStatus();
 }
 
+std::atomic<size_t> decoded_sequence_bytes{0};
+
+}  // namespace
+
+// A shared sequence's decoded values, decoded once under a mutex and read without it after.
+class DecodedSequence {
+ public:
+  ~DecodedSequence() {
+    if (values_ != nullptr) decoded_sequence_bytes.fetch_sub(Bytes(values_->size()));
+  }
+  // The values of `seq`, or null when they do not decode (the caller's own decode reports
+  // why) or the process-wide bound is reached.
+  const std::vector<int64_t>* Get(const SharedSequence& seq);
+
+ private:
+  static size_t Bytes(size_t values) { return values * sizeof(int64_t); }
+  std::atomic<const std::vector<int64_t>*> ready_{nullptr};
+  std::mutex mu_;
+  bool tried_ = false;  // guarded by mu_
+  std::unique_ptr<std::vector<int64_t>> values_;
+};
+
+std::shared_ptr<DecodedSequence> SharedSequence::MakeDecodedSequence() {
+  return std::make_shared<DecodedSequence>();
+}
+SharedSequence::~SharedSequence() = default;
+SharedSequence& SharedSequence::operator=(const SharedSequence& o) {
+  values = o.values;
+  encoded = o.encoded;
+  decoded = MakeDecodedSequence();
+  return *this;
+}
+SharedSequence::SharedSequence(SharedSequence&&) noexcept = default;
+SharedSequence& SharedSequence::operator=(SharedSequence&&) noexcept = default;
+
+size_t DecodedSequenceBytes() { return decoded_sequence_bytes.load(); }
+
+namespace {
+absl::Status DecodeSegmentedInt(const char** p, const char* end, size_t rows,
+                                std::vector<int64_t>* out,
+                                std::span<const SharedSequence> sequences);
+}  // namespace
+
+const std::vector<int64_t>* DecodedSequence::Get(const SharedSequence& seq) {
+  if (const auto* v = ready_.load(std::memory_order_acquire)) return v;
+  const size_t bytes = Bytes(seq.values);
+  // Over the bound, a read goes on without taking the lock (the common case then).
+  if (decoded_sequence_bytes.load(std::memory_order_relaxed) + bytes > kMaxDecodedSequenceBytes) {
+    return nullptr;
+  }
+  std::lock_guard<std::mutex> l(mu_);
+  if (tried_) return ready_.load(std::memory_order_relaxed);
+  if (decoded_sequence_bytes.fetch_add(bytes) + bytes > kMaxDecodedSequenceBytes) {
+    // Over the bound: not kept, and tried again by a later read (memory may be freed by then).
+    decoded_sequence_bytes.fetch_sub(bytes);
+    return nullptr;
+  }
+  tried_ = true;
+  auto values = std::make_unique<std::vector<int64_t>>();
+  // Shared sequences hold no references themselves (decoded without any).
+  const char* q = seq.encoded.data();
+  const char* qend = q + seq.encoded.size();
+  auto s = DecodeSegmentedInt(&q, qend, seq.values, values.get(), {});
+  if (!s.ok() || q != qend) {
+    decoded_sequence_bytes.fetch_sub(bytes);
+    return nullptr;
+  }
+  values_ = std::move(values);
+  ready_.store(values_.get(), std::memory_order_release);
+  return values_.get();
+}
+
+namespace {
+
 absl::Status DecodeSegmentedInt(const char** p, const char* end, size_t rows,
                                 std::vector<int64_t>* out,
                                 std::span<const SharedSequence> sequences) {
@@ -883,6 +959,12 @@ absl::Status DecodeSegmentedInt(const char** p, const char* end, size_t rows,
         if (offset > seq.values || len > seq.values - offset) {
           return Malformed("segmented", absl::StrCat("values [", offset, ", ", offset + len,
                                                      ") of a shared sequence of ", seq.values));
+        }
+        if (seq.decoded != nullptr) {
+          if (const std::vector<int64_t>* kept = seq.decoded->Get(seq)) {
+            std::memcpy(r, kept->data() + offset, len * sizeof(int64_t));
+            break;
+          }
         }
         if (shared_entry != entry) {
           // Shared sequences hold no references themselves (decoded without any).

@@ -63,11 +63,33 @@ bool EncodingFits(Encoding encoding, ColumnType type);
 // runs of kSegmented int64 blocks may refer to: the series of one scrape target share their
 // scrape times, so the part stores those times once and each block run names a slice.
 // `encoded` is a kSegmented int64 block of the `values` values in one run.
+// Decoders keep a sequence's decoded values with it (`decoded`, filled by the first decode
+// that refers to it), so that the blocks of a part do not decode the same sequence again and
+// again: a 5-minute read of one series otherwise decodes its target's whole day of times.
+// Decoded values are kept only while the process holds at most kMaxDecodedSequenceBytes of
+// them, and freed with the sequence. A copy starts without them (it may be changed); a
+// sequence's `encoded` must not change once it has been decoded.
+class DecodedSequence;
 struct SharedSequence {
   uint32_t values = 0;
   std::string encoded;
-  friend bool operator==(const SharedSequence&, const SharedSequence&) = default;
+  std::shared_ptr<DecodedSequence> decoded = MakeDecodedSequence();  // not shared by copies
+
+  SharedSequence() = default;
+  ~SharedSequence();
+  SharedSequence(const SharedSequence& o) : values(o.values), encoded(o.encoded) {}
+  SharedSequence& operator=(const SharedSequence& o);
+  SharedSequence(SharedSequence&&) noexcept;
+  SharedSequence& operator=(SharedSequence&&) noexcept;
+  friend bool operator==(const SharedSequence& a, const SharedSequence& b) {
+    return a.values == b.values && a.encoded == b.encoded;
+  }
+  static std::shared_ptr<DecodedSequence> MakeDecodedSequence();
 };
+// Bound on the decoded shared sequences kept by the whole process (values x 8 bytes).
+inline constexpr size_t kMaxDecodedSequenceBytes = size_t{64} << 20;
+// What they hold now (for tests and metrics).
+size_t DecodedSequenceBytes();
 inline constexpr uint32_t kNoSequence = UINT32_MAX;
 // Longest shared sequence (decoders allocate this many values for one).
 inline constexpr uint32_t kMaxSharedSequenceValues = 1u << 20;

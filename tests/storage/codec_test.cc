@@ -535,6 +535,68 @@ TEST(SegmentedCodec, RunsReferToSharedSequences) {
   EXPECT_EQ(std::get<0>(out), targets[1]);
 }
 
+// A sequence is decoded once and kept with it: later blocks referring to it decode the same
+// values from the kept copy, the kept bytes are counted while it lives and released with it,
+// a copy starts afresh (so a damaged copy is still reported), and a sequence that does not
+// decode is not kept.
+TEST(SegmentedCodec, SharedSequencesAreDecodedOnceAndKeptWithinTheBound) {
+  std::vector<int64_t> times;
+  for (int i = 0; i < 3'000; ++i) times.push_back(1700000000000 + i * 15'000 + (i % 7 == 0));
+  const size_t before = DecodedSequenceBytes();
+  std::vector<int64_t> want;
+  std::string block;
+  {
+    std::vector<SharedSequence> seqs = {MakeSharedSequence(times)};
+    EXPECT_EQ(DecodedSequenceBytes(), before);  // nothing decoded yet
+    want.assign(times.begin() + 1'000, times.begin() + 1'800);
+    const std::vector<uint32_t> runs = {800};
+    const std::vector<SequenceRef> refs = {{0, 1'000}};
+    ASSERT_EQ(EncodeColumn(Col(want), 0, want.size(), Encoding::kSegmented, &block, runs, refs),
+              Encoding::kSegmented);
+    for (int round = 0; round < 3; ++round) {
+      Column out;
+      ASSERT_TRUE(
+          DecodeColumn(block, ColumnType::kInt64, Encoding::kSegmented, 800, &out, seqs).ok());
+      EXPECT_EQ(std::get<0>(out), want) << "round " << round;
+      EXPECT_EQ(DecodedSequenceBytes(), before + times.size() * sizeof(int64_t));
+    }
+    // A copy, then damaged: decoded from its own bytes, so the damage is reported.
+    std::vector<SharedSequence> bad = seqs;
+    bad[0].encoded.resize(bad[0].encoded.size() / 2);
+    Column out;
+    auto s = DecodeColumn(block, ColumnType::kInt64, Encoding::kSegmented, 800, &out, bad);
+    EXPECT_EQ(s.code(), absl::StatusCode::kDataLoss) << s;
+    EXPECT_EQ(DecodedSequenceBytes(), before + times.size() * sizeof(int64_t));
+  }
+  EXPECT_EQ(DecodedSequenceBytes(), before);
+
+  // Past the bound, sequences are decoded each time and not kept; the values are the same.
+  std::vector<int64_t> day(kMaxSharedSequenceValues);
+  for (size_t i = 0; i < day.size(); ++i) day[i] = static_cast<int64_t>(i) * 15'000;
+  const size_t per = day.size() * sizeof(int64_t);
+  const size_t fit = (kMaxDecodedSequenceBytes - DecodedSequenceBytes()) / per;
+  std::vector<SharedSequence> many(fit + 2, MakeSharedSequence(day));
+  std::vector<int64_t> tail(day.end() - 100, day.end());
+  const std::vector<uint32_t> one_run = {100};
+  for (uint32_t e = 0; e < many.size(); ++e) {
+    std::string ref_block;
+    const std::vector<SequenceRef> ref = {{e, kMaxSharedSequenceValues - 100}};
+    ASSERT_EQ(
+        EncodeColumn(Col(tail), 0, tail.size(), Encoding::kSegmented, &ref_block, one_run, ref),
+        Encoding::kSegmented);
+    for (int round = 0; round < 2; ++round) {
+      Column out;
+      auto s = DecodeColumn(ref_block, ColumnType::kInt64, Encoding::kSegmented, 100, &out, many);
+      ASSERT_TRUE(s.ok()) << "sequence " << e << ": " << s;
+      ASSERT_EQ(std::get<0>(out), tail) << "sequence " << e;
+    }
+    EXPECT_LE(DecodedSequenceBytes(), kMaxDecodedSequenceBytes);
+  }
+  EXPECT_EQ(DecodedSequenceBytes(), before + fit * per);
+  many.clear();
+  EXPECT_EQ(DecodedSequenceBytes(), before);
+}
+
 // A kSegmented block assembled byte by byte.
 class Bytes {
  public:
