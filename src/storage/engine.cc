@@ -101,9 +101,15 @@ struct PartHandle {
 
   ~PartHandle() {
     if (!remove_on_release.load()) return;
+    // Out of the part namespace first: a crash while the files are being deleted then leaves
+    // a temporary directory, removed at the next start, never a part with files missing.
     std::error_code ec;
-    fs::remove_all(info.dir, ec);
-    if (ec) OBX_LOG_WARN("storage: cannot remove {}: {}", info.dir.string(), ec.message());
+    const fs::path doomed = info.dir.parent_path() /
+                            absl::StrCat(kTempPartPrefix, "del-", info.dir.filename().string());
+    fs::rename(info.dir, doomed, ec);
+    const fs::path& victim = ec ? info.dir : doomed;
+    fs::remove_all(victim, ec);
+    if (ec) OBX_LOG_WARN("storage: cannot remove {}: {}", victim.string(), ec.message());
   }
 };
 using PartPtr = std::shared_ptr<const PartHandle>;
@@ -391,7 +397,12 @@ absl::Status EmbeddedStore::LoadTier(const fs::path& root, bool cold) {
         for (const fs::path& dir : dirs) {
           auto part = OpenPart(dir, table, tenant_id, day, cold);
           if (!part.ok()) {
-            if (part.status().code() != absl::StatusCode::kDataLoss) return part.status();
+            // A file missing from a part under its final name is damage like a bad checksum:
+            // the part is set aside and the rest serves. Other errors (EIO, EACCES) stop.
+            const absl::StatusCode code = part.status().code();
+            if (code != absl::StatusCode::kDataLoss && code != absl::StatusCode::kNotFound) {
+              return part.status();
+            }
             auto h = std::make_shared<PartHandle>();
             h->info = PartInfo{tenant_id, table, day, dir.filename().string(), dir, cold};
             Quarantine(h, part.status());
