@@ -4,13 +4,11 @@
 // 20 times while they send, and restarted on the same data dir each time. After a clean
 // stop, every acknowledged id must be in `observex wal dump`.
 import assert from 'node:assert/strict';
-import http from 'node:http';
 import { after, test } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
 
-import {
-  attrsToObject, grpc, grpcClient, grpcExport, logsRequest, logsRequestJson, postOtlp, traceRequest, traceRequestJson,
-} from './lib/otlp.mjs';
+import { closeConnection, mulberry32, seedFor, sendExport, senderConnection } from './lib/crash.mjs';
+import { attrsToObject, logsRequest, logsRequestJson, traceRequest, traceRequestJson } from './lib/otlp.mjs';
 import { createKey, runCli, startServer, stopAll, walDumpEach } from './lib/server.mjs';
 
 const KILLS = 22;
@@ -23,18 +21,6 @@ const SENDERS = [
 ];
 const RECORDS_PER_REQUEST = 20;
 const TENANT = 'crash';
-
-// Small seeded PRNG so a failing run can be repeated with OBSERVEX_E2E_SEED.
-function mulberry32(seed) {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 let server;
 after(async () => {
@@ -53,9 +39,7 @@ function buildBody(sender, ids) {
 }
 
 test(`no acknowledged signal is lost across ${KILLS} SIGKILLs under load`, { timeout: 240_000 }, async (t) => {
-  const seed = Number(process.env.OBSERVEX_E2E_SEED ?? Date.now() % 2 ** 31);
-  t.diagnostic(`seed ${seed} (OBSERVEX_E2E_SEED=${seed} repeats the kill schedule)`);
-  const rand = mulberry32(seed);
+  const rand = mulberry32(seedFor(t));
 
   server = await startServer({ flags: { 'wal-fsync': 'true', 'memory-budget': '256MiB' } });
   const key = await createKey(server.dataDir, TENANT);
@@ -66,66 +50,31 @@ test(`no acknowledged signal is lost across ${KILLS} SIGKILLs under load`, { tim
   const ackedPerEpoch = [0];
   let stopping = false;
 
-  // One request; resolves 'ack', 'retry' (refused for now) or 'lost' (no answer: the
-  // server died under it or was down).
-  async function send(s, ids, conn) {
-    if (s.kind === 'grpc') {
-      const r = await grpcExport(conn.client, s.signal, buildBody(s, ids), { key, deadlineMs: 20_000 });
-      stats.statuses[`grpc ${r.code}`] = (stats.statuses[`grpc ${r.code}`] ?? 0) + 1;
-      if (r.code === grpc.status.OK) return 'ack';
-      if (r.code === grpc.status.RESOURCE_EXHAUSTED) return 'retry';
-      if (r.code === grpc.status.UNAVAILABLE || r.code === grpc.status.DEADLINE_EXCEEDED ||
-          r.code === grpc.status.CANCELLED || r.code === grpc.status.INTERNAL || r.code === grpc.status.UNKNOWN) {
-        return 'lost';
-      }
-      throw new Error(`unexpected gRPC ${r.code} for a valid request: ${r.details}`);
-    }
-    let res;
-    try {
-      res = await postOtlp(server.httpUrl, `/v1/${s.signal}`, {
-        key, kind: s.kind, body: buildBody(s, ids), agent: conn.agent, timeoutMs: 20_000,
-      });
-    } catch {
-      conn.agent.destroy();
-      conn.agent = new http.Agent({ keepAlive: true, maxSockets: 1 });
-      return 'lost';
-    }
-    stats.statuses[res.status] = (stats.statuses[res.status] ?? 0) + 1;
-    if (res.status === 200) return 'ack';
-    if (res.status === 429 || res.status === 503) return 'retry';
-    throw new Error(`unexpected ${res.status} for a valid request: ${res.body.toString().slice(0, 300)}`);
-  }
-
   async function sender(index) {
     const s = { ...SENDERS[index % SENDERS.length], index };
     let seq = 0;
-    const conn = {
-      agent: new http.Agent({ keepAlive: true, maxSockets: 1 }),
-      // Reconnect quickly after a restart instead of grpc-js's default 1 s+ backoff.
-      client: s.kind === 'grpc' ? grpcClient(server.grpcAddr, {
-        'grpc.initial_reconnect_backoff_ms': 50, 'grpc.max_reconnect_backoff_ms': 300,
-      }) : null,
-    };
+    const conn = senderConnection(server, s.kind);
     while (!stopping) {
       const ids = [];
       for (let j = 0; j < RECORDS_PER_REQUEST; j++) ids.push(`${index}-${seq}-${j}`);
       seq++;
       const sentInEpoch = epoch;
       stats.requests++;
-      const outcome = await send(s, ids, conn);
+      const outcome = await sendExport({
+        server, conn, kind: s.kind, signal: s.signal, key, body: buildBody(s, ids), stats,
+      });
       if (outcome === 'ack') {
         stats.ok++;
         for (const id of ids) acked.add(id);
         if (sentInEpoch === epoch) ackedPerEpoch[epoch]++;
-      } else if (outcome === 'retry') {
+      } else if (outcome === 'refused') {
         await sleep(50);
       } else {
         stats.transportErrors++;
         await sleep(20);
       }
     }
-    conn.agent.destroy();
-    conn.client?.close();
+    closeConnection(conn);
   }
 
   const senders = SENDERS.map((_, i) => sender(i));

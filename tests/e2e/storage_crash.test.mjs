@@ -18,7 +18,8 @@ import path from 'node:path';
 import { after, test } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
 
-import { grpc, grpcClient, grpcExport, postOtlp, traceRequest, traceRequestJson } from './lib/otlp.mjs';
+import { closeConnection, mulberry32, seedFor, sendExport, senderConnection } from './lib/crash.mjs';
+import { traceRequest, traceRequestJson } from './lib/otlp.mjs';
 import { createKey, metricValue, runCli, startServer, stopAll } from './lib/server.mjs';
 import { fetchTrace, spanIdCounts } from './lib/traces.mjs';
 
@@ -44,18 +45,6 @@ const FLAGS = {
   'storage-merge-bytes-per-second': '0',
   'memory-budget': '256MiB',
 };
-
-// Small seeded PRNG so a failing run can be repeated with OBSERVEX_E2E_SEED.
-function mulberry32(seed) {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 let server;
 after(async () => {
@@ -102,8 +91,7 @@ function suspiciousLines(log) {
 
 test(`every acknowledged span is stored exactly once across ${KILLS} SIGKILLs during ingest, seals and merges`,
   { timeout: 330_000 }, async (t) => {
-    const seed = Number(process.env.OBSERVEX_E2E_SEED ?? Date.now() % 2 ** 31);
-    t.diagnostic(`seed ${seed} (OBSERVEX_E2E_SEED=${seed} repeats the kill schedule)`);
+    const seed = seedFor(t);
     progress(`seed ${seed}`);
     const rand = mulberry32(seed);
     const started = Date.now();
@@ -144,40 +132,9 @@ test(`every acknowledged span is stored exactly once across ${KILLS} SIGKILLs du
       return { traceId: traceId.toString('hex'), spanIds: spans.map((s) => s.spanId.toString('hex')), body };
     }
 
-    // 'ack' | 'refused' (answered 429/503: not stored) | 'unknown' (no answer)
-    async function send(sender, body, conn) {
-      const key = keys[sender.tenant];
-      if (sender.kind === 'grpc') {
-        const r = await grpcExport(conn.client, 'traces', body, { key, deadlineMs: 20_000 });
-        stats.statuses[`grpc ${r.code}`] = (stats.statuses[`grpc ${r.code}`] ?? 0) + 1;
-        if (r.code === grpc.status.OK) return 'ack';
-        if (r.code === grpc.status.RESOURCE_EXHAUSTED) return 'refused';
-        if ([grpc.status.UNAVAILABLE, grpc.status.DEADLINE_EXCEEDED, grpc.status.CANCELLED,
-          grpc.status.INTERNAL, grpc.status.UNKNOWN].includes(r.code)) return 'unknown';
-        throw new Error(`unexpected gRPC ${r.code} for a valid request: ${r.details}`);
-      }
-      let res;
-      try {
-        res = await postOtlp(server.httpUrl, '/v1/traces', { key, kind: sender.kind, body, agent: conn.agent, timeoutMs: 20_000 });
-      } catch {
-        conn.agent.destroy();
-        conn.agent = new http.Agent({ keepAlive: true, maxSockets: 1 });
-        return 'unknown';
-      }
-      stats.statuses[res.status] = (stats.statuses[res.status] ?? 0) + 1;
-      if (res.status === 200) return 'ack';
-      if (res.status === 429 || res.status === 503) return 'refused';
-      throw new Error(`unexpected ${res.status} for a valid request: ${res.body.toString().slice(0, 300)}`);
-    }
-
     async function loader(index) {
       const sender = { ...SENDERS[index], index };
-      const conn = {
-        agent: new http.Agent({ keepAlive: true, maxSockets: 1 }),
-        client: sender.kind === 'grpc' ? grpcClient(server.grpcAddr, {
-          'grpc.initial_reconnect_backoff_ms': 50, 'grpc.max_reconnect_backoff_ms': 300,
-        }) : null,
-      };
+      const conn = senderConnection(server, sender.kind);
       for (let seq = 0; !stopping; seq++) {
         if (paused) {
           await sleep(10);
@@ -187,7 +144,10 @@ test(`every acknowledged span is stored exactly once across ${KILLS} SIGKILLs du
         const rec = { tenant: sender.tenant, spanIds: req.spanIds, sender: `${index}/${sender.kind}`, life, state: 'pending' };
         requests.set(req.traceId, rec);
         stats.requests++;
-        const outcome = await send(sender, req.body, conn);
+        // 'ack' | 'refused' (answered 429/503: not stored) | 'unknown' (no answer)
+        const outcome = await sendExport({
+          server, conn, kind: sender.kind, signal: 'traces', key: keys[sender.tenant], body: req.body, stats,
+        });
         if (outcome === 'ack') {
           rec.state = 'acked';
           stats.acked++;
@@ -203,8 +163,7 @@ test(`every acknowledged span is stored exactly once across ${KILLS} SIGKILLs du
           await sleep(20);
         }
       }
-      conn.agent.destroy();
-      conn.client?.close();
+      closeConnection(conn);
     }
 
     const loaders = SENDERS.map((_, i) => loader(i));
