@@ -1040,10 +1040,12 @@ class StoredSeriesSet final : public query::SeriesSet {
 
   StoredSeriesSet() = default;
   StoredSeriesSet(std::shared_ptr<const SampleSelection> sel,
-                  std::vector<std::pair<size_t, size_t>> batches, size_t workers)
+                  std::vector<std::pair<size_t, size_t>> batches, size_t workers,
+                  size_t workers_ahead)
       : sel_(std::move(sel)),
         batches_(std::move(batches)),
         worker_count_(workers),
+        workers_ahead_(workers_ahead),
         slots_(batches_.size()) {}
   ~StoredSeriesSet() override {
     {
@@ -1064,7 +1066,8 @@ class StoredSeriesSet final : public query::SeriesSet {
       // Workers start here, so that a transform offered before the first Next() is known
       // to them.
       started_ = true;
-      for (size_t w = 0; w < worker_count_; ++w) workers_.emplace_back([this] { Work(); });
+      const size_t n = transform_ != nullptr ? workers_ahead_ : worker_count_;
+      for (size_t w = 0; w < n; ++w) workers_.emplace_back([this] { Work(); });
     }
     while (true) {
       if (cur_ != nullptr) {
@@ -1178,6 +1181,8 @@ class StoredSeriesSet final : public query::SeriesSet {
   absl::Status status_;
   std::unique_ptr<BatchDecoder> local_;  // without workers
   const size_t worker_count_ = 0;
+  // With a transform the reader only collects results, so workers take every core.
+  const size_t workers_ahead_ = 0;
   bool started_ = false;  // the first Next() has been called (workers run)
   std::shared_ptr<const query::SeriesTransform> transform_;  // set before workers start
 
@@ -1286,8 +1291,14 @@ absl::StatusOr<std::unique_ptr<query::SeriesSet>> StoreSeriesSource::Select(
   const size_t hw = std::max(1u, std::thread::hardware_concurrency());
   const size_t workers =
       batches.size() < 2 ? 0 : std::min({StoredSeriesSet::kMaxWorkers, hw - 1, batches.size()});
+  // A reader whose transform the workers apply has little to do but wait for them: were it
+  // left a core, it would find each batch already started by a worker and the decoding would
+  // run on one core.
+  const size_t workers_ahead =
+      batches.size() < 2 ? 0 : std::min({StoredSeriesSet::kMaxWorkers, hw, batches.size()});
   sel->ids = std::move(ids);
-  return std::make_unique<StoredSeriesSet>(std::move(sel), std::move(batches), workers);
+  return std::make_unique<StoredSeriesSet>(std::move(sel), std::move(batches), workers,
+                                           workers_ahead);
 }
 
 absl::StatusOr<std::vector<query::Labels>> StoreSeriesSource::Series(
