@@ -281,6 +281,8 @@ class EmbeddedStore final : public Store {
   absl::flat_hash_map<int64_t, std::unique_ptr<TenantState>> tenants_ ABSL_GUARDED_BY(mu_);
   mutable std::atomic<uint64_t> quarantined_{0};
   std::atomic<uint64_t> merges_{0};
+  // The highest WAL LSN appended (for StoreOptions::max_head_wal_lag_bytes).
+  std::atomic<uint64_t> newest_lsn_{0};
 
   std::mutex stop_mu_;
   std::condition_variable stop_cv_;
@@ -555,6 +557,11 @@ absl::Status EmbeddedStore::Append(int64_t tenant_id, Table table, ColumnBatch r
       for (const auto& [day, v] : by_day) {
         if (auto s = (*tenant)->index->NoteDay(v, day); !s.ok()) return s;
       }
+    }
+  }
+  if (wal_lsn) {
+    uint64_t seen = newest_lsn_.load(std::memory_order_relaxed);
+    while (*wal_lsn > seen && !newest_lsn_.compare_exchange_weak(seen, *wal_lsn)) {
     }
   }
   WaitForHeadRoom();
@@ -1410,7 +1417,12 @@ absl::Status EmbeddedStore::SealDue(absl::Time now) {
   for (TenantState* tenant : AllTenants()) {
     for (Table table : kTables) {
       TableHead& head = tenant->table(table).head;
-      if (head.ShouldSeal(now)) {
+      // A head far behind the WAL's newest entry holds its checkpoint back.
+      const std::optional<uint64_t> oldest = head.OldestWalLsn();
+      const uint64_t newest = newest_lsn_.load();
+      const bool holds_wal = options_.max_head_wal_lag_bytes > 0 && oldest && newest > *oldest &&
+                             newest - *oldest > options_.max_head_wal_lag_bytes;
+      if (head.ShouldSeal(now) || holds_wal) {
         if (auto s = SealTable(*tenant, table); !s.ok()) {
           OBX_LOG_ERROR("storage: sealing tenant {} {}: {}", tenant->id,
                         std::string(TableName(table)), s.ToString());

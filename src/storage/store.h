@@ -88,6 +88,13 @@ struct StoreOptions {
   HeadOptions head;
   // Seal the largest heads while all heads together hold more than this (decoded bytes).
   uint64_t max_head_bytes_total = 1ull << 30;
+  // Seal a head whose oldest row came from a WAL entry more than this many WAL bytes before
+  // the newest entry appended (LSNs are WAL byte offsets). Such a head holds the WAL
+  // checkpoint back: without this, a head that stopped receiving rows while below its size
+  // bounds would keep the WAL from being truncated until max_age, however much other heads
+  // ingest meanwhile, and the WAL's bound on uncheckpointed bytes would turn into refused
+  // requests. Keep it well below that bound. 0 = no such seals.
+  uint64_t max_head_wal_lag_bytes = 1ull << 30;
   MergeOptions merge;
   // Seals, merges, retention and cold moves run on a background thread this often; with
   // `background` false the caller drives Maintain() (tests).

@@ -348,6 +348,30 @@ TEST(Store, ReplayAfterFlushDuplicatesNothingAndDurableLsnFollowsTheHead) {
   CheckScan(*store, ref, 1, Table::kLogs, ScanOptions{}, "after replay");
 }
 
+// A head that stopped receiving rows while below its size bounds must not hold the WAL
+// checkpoint back while other heads go on: once the WAL has moved on far enough, it is sealed.
+TEST(Store, AHeadFarBehindTheWalIsSealedSoTheCheckpointMovesOn) {
+  TempDir dir;
+  StoreOptions options = TestOptions(dir.path());
+  options.max_head_wal_lag_bytes = 1000;
+  auto store = Open(options);
+  std::mt19937_64 rng(8);
+  const absl::Time now = absl::Now();
+  const auto rows = [&](Table t) { return testing::RandomRows(SchemaFor(t), rng, 20, kDay); };
+  ASSERT_TRUE(store->Append(1, Table::kSpans, rows(Table::kSpans), 10).ok());
+  ASSERT_TRUE(store->Append(1, Table::kLogs, rows(Table::kLogs), 500).ok());
+  ASSERT_TRUE(store->Maintain(now).ok());
+  EXPECT_TRUE(store->Parts().empty()) << "490 bytes of WAL behind: not yet";
+  EXPECT_EQ(store->DurableLsn(600), 10u);
+
+  ASSERT_TRUE(store->Append(1, Table::kLogs, rows(Table::kLogs), 1011).ok());
+  ASSERT_TRUE(store->Maintain(now).ok());
+  const std::vector<PartInfo> parts = store->Parts();
+  ASSERT_EQ(parts.size(), 1u);
+  EXPECT_EQ(parts[0].table, Table::kSpans) << "only the head 1,001 bytes behind is sealed";
+  EXPECT_EQ(store->DurableLsn(1100), 500u);
+}
+
 TEST(Store, TenantsNeverSeeEachOther) {
   TempDir dir;
   auto store = Open(TestOptions(dir.path()));
