@@ -106,7 +106,9 @@ TEST(StoreSelect, ManyBatchesMatchTheReferenceAcrossPartsAndHead) {
       }
     }
     ASSERT_TRUE((*store)->Append(1, Table::kSamples, rows, ++lsn).ok());
-    if (round < 4) ASSERT_TRUE((*store)->Flush().ok());  // the last round stays in the head
+    if (round < 4) {  // the last round stays in the head
+      ASSERT_TRUE((*store)->Flush().ok());
+    }
   }
   ASSERT_GE((*store)->Parts().size(), 4u);
 
@@ -226,7 +228,9 @@ void LoadCounters(Store& store, const std::vector<int64_t>& ids, query::InMemory
   }
   for (size_t r = 0; r < rounds.size(); ++r) {
     ASSERT_TRUE(store.Append(1, Table::kSamples, rounds[r], r + 1).ok());
-    if (r + 1 < rounds.size()) ASSERT_TRUE(store.Flush().ok());
+    if (r + 1 < rounds.size()) {
+      ASSERT_TRUE(store.Flush().ok());
+    }
   }
 }
 
@@ -272,7 +276,9 @@ TEST(StoreSelect, TransformAppliedAheadSeesEachSeriesSamplesExactly) {
                                      [](const auto& p) { return query::IsStaleNaN(p.value); });
     EXPECT_EQ(result.back().t_ms, (*set)->MayHaveStaleMarkers() ? 1 : 0) << name;
     // A set may only over-report markers, never miss one.
-    if (markers) EXPECT_TRUE((*set)->MayHaveStaleMarkers()) << name;
+    if (markers) {
+      EXPECT_TRUE((*set)->MayHaveStaleMarkers()) << name;
+    }
     with_markers += markers;
     EXPECT_EQ(result.back().value, static_cast<double>(samples.size())) << name;
   }

@@ -208,6 +208,9 @@ Predicate RandomPredicate(const TableSchema& schema, const ColumnBatch& rows,
       options.push_back(neg);
       break;
     }
+    case Table::kExpHistograms:
+      ADD_FAILURE() << "RandomPredicate has no predicates for exp_histograms";
+      return Predicate::IntEqual("series_id", 0);
   }
   return Pick(rng, options);
 }

@@ -286,7 +286,9 @@ void RunStoreProperty(uint64_t seed) {
       wal.push_back({lsn, tenant, table, std::move(rows)});
     }
     const int step = static_cast<int>(rng() % 4);
-    if (step == 1) ASSERT_TRUE(store->Flush().ok());
+    if (step == 1) {
+      ASSERT_TRUE(store->Flush().ok());
+    }
     if (step == 2) {
       ASSERT_TRUE(store->Flush().ok());
       ASSERT_TRUE(store->Maintain(absl::Now()).ok());
@@ -302,8 +304,9 @@ void RunStoreProperty(uint64_t seed) {
       ASSERT_NE(store, nullptr);
       // Replay from a little before the checkpoint too: a checkpoint is only a lower bound.
       for (const Entry& e : wal) {
-        if (e.lsn + 3000 >= durable)
+        if (e.lsn + 3000 >= durable) {
           ASSERT_TRUE(store->Append(e.tenant, e.table, e.rows, e.lsn).ok());
+        }
       }
     }
     for (int s = 0; s < 8; ++s) {

@@ -222,7 +222,9 @@ class StorageWriterTest : public ::testing::Test {
       PutRaw(wal, 1, SignalType::kLogs, Logs(i, 1 + i % 5));
       if (i % 9 == 0) Put(wal, 1, Request("checkout", kT0 + static_cast<uint64_t>(i) * kSecond, 2));
       if (i % 13 == 5) PutRaw(wal, 1, SignalType::kTraces, "\x0a\xff not protobuf");
-      if (i % 17 == 8) ASSERT_TRUE(wal.Append("not a batch record", 0).ok());
+      if (i % 17 == 8) {
+        ASSERT_TRUE(wal.Append("not a batch record", 0).ok());
+      }
     }
   }
 
