@@ -9,7 +9,7 @@ packages=(
   libgrpc++-dev protobuf-compiler-grpc libprotobuf-dev protobuf-compiler libabsl-dev
   libsimdjson-dev rapidjson-dev libre2-dev
   libzstd-dev liblz4-dev zlib1g-dev libsnappy-dev
-  libsodium-dev libsqlite3-dev
+  libsodium-dev libsqlite3-dev libjemalloc-dev
   libspdlog-dev libfmt-dev libcli11-dev libyaml-cpp-dev prometheus-cpp-dev
   libgtest-dev libgmock-dev libbenchmark-dev
   curl procps
