@@ -129,6 +129,15 @@ int RunServe(const ServerConfig& config) {
   so.merge.max_parts_per_day = config.storage_max_parts_per_day;
   so.merge.max_bytes_per_second = config.storage_merge_bytes_per_second;
   so.observer = &storage_metrics;
+  if (config.wal_max_uncheckpointed_bytes <= 2 * so.max_head_wal_lag_bytes) {
+    // An idle head is sealed for WAL lag only once it holds this much WAL behind it; with a
+    // smaller WAL bound the WAL fills first and ingest is refused until the head ages out.
+    OBX_LOG_WARN(
+        "wal_max_uncheckpointed_bytes ({}) is at most twice the WAL a storage head may hold "
+        "back before it is sealed ({}): ingest may be refused (429) until heads reach "
+        "storage_seal_after or storage_head_bytes",
+        config.wal_max_uncheckpointed_bytes, so.max_head_wal_lag_bytes);
+  }
   if (so.cold_after != absl::InfiniteDuration() && so.cold_dir.empty()) {
     return Fail("cold_after is set but cold_dir is not: say where cold parts go");
   }
