@@ -1,5 +1,4 @@
 #include <algorithm>
-#include <bit>
 #include <cmath>
 #include <string>
 
@@ -7,6 +6,7 @@
 #include "promql_script.h"
 #include "query/memory_series_source.h"
 #include "query/promql/engine.h"
+#include "same_result.h"
 
 namespace observex::query::promql {
 namespace {
@@ -302,25 +302,6 @@ class AheadCountingSource : public SeriesSource {
   const SeriesSource* inner_;
   mutable int accepted_ = 0;
 };
-
-void ExpectSameResult(const QueryResult& got, const QueryResult& want, std::string_view q) {
-  ASSERT_EQ(got.type, want.type) << q;
-  ASSERT_EQ(got.series.size(), want.series.size()) << q;
-  for (size_t i = 0; i < want.series.size(); ++i) {
-    const auto& g = got.series[i];
-    const auto& w = want.series[i];
-    ASSERT_EQ(g.labels.String(), w.labels.String()) << q;
-    ASSERT_EQ(g.points.size(), w.points.size()) << q << " " << w.labels.String();
-    for (size_t r = 0; r < w.points.size(); ++r) {
-      ASSERT_EQ(g.points[r].t_ms, w.points[r].t_ms) << q << " " << w.labels.String();
-      ASSERT_EQ(std::bit_cast<uint64_t>(g.points[r].value),
-                std::bit_cast<uint64_t>(w.points[r].value))
-          << q << " " << w.labels.String() << " at " << w.points[r].t_ms;
-    }
-  }
-  EXPECT_EQ(got.Infos(), want.Infos()) << q;
-  EXPECT_EQ(got.Warnings(), want.Warnings()) << q;
-}
 
 // rate/increase/delta offered to a source that evaluates them ahead give the evaluator's own
 // results bit for bit (counter resets, staleness markers, gaps, offsets, @, instant and range

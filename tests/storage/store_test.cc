@@ -599,14 +599,19 @@ TEST(Store, ColdTierKeepsOldPartsScannableAcrossRestarts) {
   EXPECT_EQ(store->stats().cold_bytes > 0, true);
 }
 
+// Three parts of 50 log rows each on kDay, WAL LSNs 10-12: one merge's worth.
+void WriteThreeLogParts(Store& store) {
+  for (int i = 0; i < 3; ++i) {
+    ASSERT_TRUE(store.Append(1, Table::kLogs, LogsOnDay(kDay, 50, i), 10 + i).ok());
+    ASSERT_TRUE(store.Flush().ok());
+  }
+}
+
 TEST(Store, MergeInputsLeftByACrashAreRemovedOnOpen) {
   TempDir dir;
   const StoreOptions options = TestOptions(dir.path());
   auto store = Open(options);
-  for (int i = 0; i < 3; ++i) {
-    ASSERT_TRUE(store->Append(1, Table::kLogs, LogsOnDay(kDay, 50, i), 10 + i).ok());
-    ASSERT_TRUE(store->Flush().ok());
-  }
+  WriteThreeLogParts(*store);
   // Keep copies of every part, then restore the merge inputs, as if the crash came
   // before they were deleted.
   const auto before = store->Parts();
@@ -639,10 +644,7 @@ TEST(Store, ADeletionCutShortByACrashLeavesNoPartWithFilesMissing) {
   TempDir dir;
   const StoreOptions options = TestOptions(dir.path());
   auto store = Open(options);
-  for (int i = 0; i < 3; ++i) {
-    ASSERT_TRUE(store->Append(1, Table::kLogs, LogsOnDay(kDay, 50, i), 10 + i).ok());
-    ASSERT_TRUE(store->Flush().ok());
-  }
+  WriteThreeLogParts(*store);
   const auto before = store->Parts();
   ASSERT_EQ(before.size(), 3u);
   std::filesystem::copy(before[0].dir, dir.path() / "saved");
