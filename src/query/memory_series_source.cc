@@ -96,6 +96,12 @@ absl::StatusOr<std::unique_ptr<SeriesSet>> InMemorySeriesSource::Select(
       out.push_back({s.labels, std::vector<SamplePoint>(lo, hi)});
     }
   }
+  // In label order, as Prometheus's storage returns series (Key() order differs where label
+  // names differ).
+  std::sort(out.begin(), out.end(),
+            [](const VectorSeriesSet::Entry& a, const VectorSeriesSet::Entry& b) {
+              return CompareLabels(a.labels, b.labels) < 0;
+            });
   return std::unique_ptr<SeriesSet>(
       std::make_unique<VectorSeriesSet>(std::move(out), apply_ahead_));
 }

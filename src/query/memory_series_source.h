@@ -28,6 +28,7 @@ class InMemorySeriesSource : public SeriesSource {
   // default.
   void set_apply_ahead(bool on) { apply_ahead_ = on; }
 
+  // Series in label order (CompareLabels), as Prometheus's storage returns them.
   absl::StatusOr<std::unique_ptr<SeriesSet>> Select(const std::vector<LabelMatcher>& matchers,
                                                     int64_t mint_ms,
                                                     int64_t maxt_ms) const override;

@@ -36,6 +36,12 @@ struct EngineOptions {
   // Step of subqueries written without one ("x[1h:]"); Prometheus uses the global
   // evaluation interval, 1m by default.
   int64_t default_subquery_step_ms = 60 * 1000;
+  // sum/avg/count/group/min/max/stddev/stdvar of rate/increase/delta over a selector take
+  // each series as it is evaluated (one series held at a time, aggregated while the source
+  // still decodes) instead of evaluating every series first. Same groups, same order; each
+  // group adds its series in the source's order, which for a float sum can change the last
+  // bits (as another series order would in Prometheus). Off only to compare the two paths.
+  bool stream_aggregations = true;
   ParseOptions parse;
 };
 

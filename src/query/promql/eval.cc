@@ -845,11 +845,6 @@ absl::StatusOr<Matrix> Evaluator::EvalTimestampOfSelector(const VectorSelector& 
 }
 
 namespace {
-int64_t TimeOf(const Point& p) { return p.t; }
-double ValueOf(const Point& p) { return p.f; }
-int64_t TimeOf(const SamplePoint& p) { return p.t_ms; }
-double ValueOf(const SamplePoint& p) { return p.value; }
-
 // rate/increase/delta of one series at a run of steps: slides the window over the series'
 // points and writes a point per step whose window holds two samples or more. The same code
 // serves the evaluator's own loop and the sources that evaluate ahead (RateAhead), so both
@@ -933,7 +928,17 @@ class RateAhead final : public SeriesTransform {
 };
 }  // namespace
 
-absl::StatusOr<Matrix> Evaluator::EvalRangeFunction(const Call& c, size_t matrix_arg) {
+std::pair<int64_t, int64_t> Evaluator::SelectRange(const MatrixSelector& ms) const {
+  const VectorSelector& vs = *ms.vs;
+  const bool fixed = vs.at != AtKind::kNone;
+  const int64_t at = AtTime(vs.at, vs.at_ms);
+  const int64_t first_ref = (fixed ? at : start_) - vs.offset_ms;
+  const int64_t last_ref = (fixed ? at : end_) - vs.offset_ms;
+  return {first_ref - ms.range_ms + 1, last_ref};
+}
+
+absl::StatusOr<Matrix> Evaluator::EvalRangeFunction(const Call& c, size_t matrix_arg,
+                                                    SeriesSink* sink) {
   const std::string_view name = c.func->name;
   const Expr* arg = Unparen(c.args[matrix_arg].get());
 
@@ -960,13 +965,9 @@ absl::StatusOr<Matrix> Evaluator::EvalRangeFunction(const Call& c, size_t matrix
   bool fixed = false;
   int64_t at = 0;
 
-  // Keeps one series' result: accounts for its points and notes a name that is not a
-  // counter's.
-  auto finish = [&](Series s) -> absl::Status {
-    if (s.points.empty()) return absl::OkStatus();
-    OBX_RETURN_IF_ERROR(ctx_->AddSamples(static_cast<int64_t>(s.points.size())));
+  // Notes a series' name that is not a counter's.
+  auto check_counter_name = [&](const Labels& metric) {
     if (counter_check) {
-      const Labels& metric = s.metric;
       std::string_view metric_name = metric.Get(kMetricNameLabel);
       auto ends_with = [&](std::string_view suffix) {
         return metric_name.size() >= suffix.size() &&
@@ -979,6 +980,19 @@ absl::StatusOr<Matrix> Evaluator::EvalRangeFunction(const Call& c, size_t matrix
                                             QuoteGo(metric_name)),
                                c.args[0]->pos());
       }
+    }
+  };
+  // Keeps one series' result (or passes it to the sink): accounts for its points and notes a
+  // name that is not a counter's.
+  auto finish = [&](Series s) -> absl::Status {
+    if (s.points.empty()) return absl::OkStatus();
+    const auto n = static_cast<int64_t>(s.points.size());
+    OBX_RETURN_IF_ERROR(ctx_->AddSamples(n));
+    check_counter_name(s.metric);
+    if (sink != nullptr) {
+      const absl::Status added = sink->Add(s.metric, s.drop_name, s.points);
+      ctx_->ReleaseSamples(n);
+      return added;
     }
     out.push_back(std::move(s));
     return absl::OkStatus();
@@ -1092,10 +1106,8 @@ absl::StatusOr<Matrix> Evaluator::EvalRangeFunction(const Call& c, size_t matrix
     offset_ms = vs.offset_ms;
     fixed = vs.at != AtKind::kNone;
     at = AtTime(vs.at, vs.at_ms);
-    int64_t first_ref = (fixed ? at : start_) - offset_ms;
-    int64_t last_ref = (fixed ? at : end_) - offset_ms;
-    OBX_ASSIGN_OR_RETURN(auto set,
-                         ctx_->source->Select(vs.matchers, first_ref - range_ms + 1, last_ref));
+    const auto [mint, maxt] = SelectRange(*ms);
+    OBX_ASSIGN_OR_RETURN(auto set, ctx_->source->Select(vs.matchers, mint, maxt));
     // rate/increase/delta are offered to the source, which may evaluate them on its decoding
     // threads; the reader then only collects each series' points (same code, same results).
     const bool ahead = extrapolated && NumSteps() <= (1 << 16) &&
@@ -1115,6 +1127,22 @@ absl::StatusOr<Matrix> Evaluator::EvalRangeFunction(const Call& c, size_t matrix
         }
         OBX_RETURN_IF_ERROR(ctx_->AddSamples(held));
         const auto result = set->transformed();
+        if (sink != nullptr) {
+          // Straight from the source's buffer: no copy of the points.
+          if (!result.empty()) {
+            const auto n = static_cast<int64_t>(result.size());
+            OBX_RETURN_IF_ERROR(ctx_->AddSamples(n));
+            check_counter_name(set->labels());
+            const absl::Status added = sink->Add(set->labels(), true, result);
+            ctx_->ReleaseSamples(n);
+            if (!added.ok()) {
+              ctx_->ReleaseSamples(held);
+              return added;
+            }
+          }
+          ctx_->ReleaseSamples(held);
+          continue;
+        }
         Series s;
         s.metric = set->labels();
         s.drop_name = true;

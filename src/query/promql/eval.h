@@ -8,7 +8,9 @@
 #include <chrono>
 #include <cstdint>
 #include <functional>
+#include <optional>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "absl/container/flat_hash_map.h"
@@ -33,6 +35,25 @@ struct Series {
   bool drop_name = false;
 };
 using Matrix = std::vector<Series>;
+
+// A point's time and value, for code that reads the evaluator's points and the source's
+// samples alike.
+inline int64_t TimeOf(const Point& p) { return p.t; }
+inline double ValueOf(const Point& p) { return p.f; }
+inline int64_t TimeOf(const SamplePoint& p) { return p.t_ms; }
+inline double ValueOf(const SamplePoint& p) { return p.value; }
+
+// Takes a range function's result series one at a time instead of as a Matrix, so that an
+// aggregation over it holds one series at a time (see Evaluator::EvalRangeFunction). The
+// points (at the steps, increasing) are valid during the call only.
+class SeriesSink {
+ public:
+  virtual ~SeriesSink() = default;
+  virtual absl::Status Add(const Labels& metric, bool drop_name,
+                           absl::Span<const Point> points) = 0;
+  virtual absl::Status Add(const Labels& metric, bool drop_name,
+                           absl::Span<const SamplePoint> points) = 0;
+};
 
 struct Sample {
   Labels metric;
@@ -124,6 +145,12 @@ class Evaluator {
   absl::StatusOr<Matrix> EvalBinary(const BinaryExpr& b);
   absl::StatusOr<Matrix> EvalAggregate(const AggregateExpr& a);
   absl::StatusOr<Matrix> EvalCountValues(const AggregateExpr& a);
+  // sum, avg, ... (SeriesMajor) of rate/increase/delta over a selector, with the function's
+  // series streamed into the groups instead of held as a Matrix; nullopt when the expression
+  // has another shape or its groups outgrow kMaxSeriesMajorCells (the caller then takes the
+  // general path).
+  absl::StatusOr<std::optional<Matrix>> AggregateStreamed(const AggregateExpr& a,
+                                                          const std::vector<std::string>& grouping);
   // sum, avg, count, group, min, max, stddev, stdvar over `in`, series after series, into
   // `out` (one series per group, labels set); see eval_aggregate.cc.
   absl::Status AggregateSeriesMajor(Tok op, const Matrix& in,
@@ -133,7 +160,11 @@ class Evaluator {
   // Input points from which AggregateSeriesMajor splits its groups over two threads.
   static constexpr int64_t kParallelAggregatePoints = int64_t{1} << 18;
   absl::StatusOr<Matrix> EvalCall(const Call& c);
-  absl::StatusOr<Matrix> EvalRangeFunction(const Call& c, size_t matrix_arg);
+  // The sample range [mint, maxt] a range function reads through `ms` (offset and @ applied).
+  std::pair<int64_t, int64_t> SelectRange(const MatrixSelector& ms) const;
+  // With a sink, the result series go to it (the returned Matrix is empty).
+  absl::StatusOr<Matrix> EvalRangeFunction(const Call& c, size_t matrix_arg,
+                                           SeriesSink* sink = nullptr);
   absl::StatusOr<Matrix> EvalTimestampOfSelector(const VectorSelector& vs);
   absl::StatusOr<Matrix> EvalLabelReplace(const Call& c);
   absl::StatusOr<Matrix> EvalLabelJoin(const Call& c);

@@ -7,10 +7,12 @@
 #include <thread>
 
 #include "absl/container/flat_hash_map.h"
+#include "absl/container/flat_hash_set.h"
 #include "absl/status/status.h"
 #include "absl/strings/str_cat.h"
 #include "query/promql/eval.h"
 #include "query/promql/format.h"
+#include "query/promql/functions.h"
 #include "query/promql/quantile.h"
 #include "query/promql/status_macros.h"
 
@@ -117,6 +119,213 @@ struct Cell {
   bool drop_name = false;
 };
 
+// Prometheus's arithmetic for one (group, step) of sum, avg, count, group, min, max, stddev
+// and stdvar (the SeriesMajor operators): adds input f. G is Group or Cell.
+template <typename G>
+void AddInput(Tok op, double f, bool drop_name, G* g) {
+  if (!g->seen) {
+    *g = G();
+    g->seen = true;
+    g->value = f;
+    g->mean = f;
+    g->count = 1;
+    g->drop_name = drop_name;
+    if (op == Tok::kStddev || op == Tok::kStdvar) {
+      g->value = (std::isnan(f) || std::isinf(f)) ? std::nan("") : 0.0;
+    } else if (op == Tok::kGroup) {
+      g->value = 1;
+    }
+    return;
+  }
+  if (drop_name) g->drop_name = true;
+  switch (op) {
+    case Tok::kSum:
+      g->value = KahanInc(f, g->value, &g->kahan_c);
+      break;
+    case Tok::kAvg: {
+      g->count++;
+      if (!g->incremental) {
+        double c2 = g->kahan_c;
+        double nv = KahanInc(f, g->value, &c2);
+        if (!std::isinf(nv)) {
+          g->value = nv;
+          g->kahan_c = c2;
+          break;
+        }
+        // The running sum would overflow: continue with an incremental mean.
+        g->incremental = true;
+        g->mean = g->value / (g->count - 1);
+        g->kahan_c /= g->count - 1;
+      }
+      double q = (g->count - 1) / g->count;
+      double qc = q * g->kahan_c;
+      g->mean = KahanInc(f / g->count, q * g->mean, &qc);
+      g->kahan_c = qc;
+      break;
+    }
+    case Tok::kMax:
+      if (g->value < f || std::isnan(g->value)) g->value = f;
+      break;
+    case Tok::kMin:
+      if (g->value > f || std::isnan(g->value)) g->value = f;
+      break;
+    case Tok::kCount:
+      g->count++;
+      break;
+    case Tok::kStddev:
+    case Tok::kStdvar: {
+      g->count++;
+      double delta = f - g->mean;
+      g->mean += delta / g->count;
+      g->value += delta * (f - g->mean);
+      break;
+    }
+    default:
+      break;
+  }
+}
+
+// The value of a (group, step) that AddInput has seen (max, min, group: the value itself).
+template <typename G>
+double Result(Tok op, const G& g) {
+  switch (op) {
+    case Tok::kAvg:
+      return g.incremental ? g.mean + g.kahan_c : g.value / g.count + g.kahan_c / g.count;
+    case Tok::kCount:
+      return g.count;
+    case Tok::kStdvar:
+      return g.value / g.count;
+    case Tok::kStddev:
+      return std::sqrt(g.value / g.count);
+    case Tok::kSum:
+      return g.value + g.kahan_c;
+    default:
+      return g.value;
+  }
+}
+
+// Adds one input series (points at steps of the range, increasing) to its group's row of
+// cells, one cell per step.
+template <typename P>
+void AccumulateSeries(Tok op, const P* pts, size_t n, bool drop_name, int64_t start,
+                      int64_t interval, size_t nsteps, Cell* row) {
+  size_t st = 0;
+  int64_t step_t = start;
+  for (const P* pt = pts; pt != pts + n; ++pt) {
+    // Inputs are evaluated at the steps; a point off the grid ends the series, as the
+    // step-by-step cursor would stop there. (A cursor, not a division per point.)
+    const int64_t t = TimeOf(*pt);
+    while (st < nsteps && step_t < t) {
+      step_t += interval;
+      ++st;
+    }
+    if (st >= nsteps || step_t != t) break;
+    AddInput(op, ValueOf(*pt), drop_name, &row[st]);
+  }
+}
+
+// Writes a group's result from its row of cells: a point per step that saw an input.
+absl::Status EmitCells(Tok op, const Cell* row, size_t nsteps, int64_t start, int64_t interval,
+                       EvalContext* ctx, Series* o) {
+  size_t n = 0;
+  for (size_t st = 0; st < nsteps; ++st) n += row[st].seen;
+  OBX_RETURN_IF_ERROR(ctx->AddSamples(static_cast<int64_t>(n)));
+  o->points.reserve(n);
+  for (size_t st = 0; st < nsteps; ++st) {
+    const Cell& g = row[st];
+    if (!g.seen) continue;
+    o->points.push_back(Point{start + static_cast<int64_t>(st) * interval, Result(op, g)});
+    o->drop_name = g.drop_name;
+  }
+  return absl::OkStatus();
+}
+
+// Groups a range function's series as they come (SeriesSink) and accumulates each into its
+// group's cells at once, so that no series is held after it has been added.
+class GroupingSink final : public SeriesSink {
+ public:
+  GroupingSink(Tok op, const std::vector<std::string>& grouping, bool without, int64_t start,
+               int64_t interval, size_t nsteps, size_t max_cells, EvalContext* ctx)
+      : op_(op),
+        grouping_(grouping),
+        without_(without),
+        start_(start),
+        interval_(interval),
+        nsteps_(nsteps),
+        max_groups_(max_cells / std::max<size_t>(nsteps, 1)),
+        ctx_(ctx) {}
+
+  absl::Status Add(const Labels& metric, bool drop_name, absl::Span<const Point> p) override {
+    return AddSeries(metric, drop_name, p.data(), p.size());
+  }
+  absl::Status Add(const Labels& metric, bool drop_name, absl::Span<const SamplePoint> p) override {
+    return AddSeries(metric, drop_name, p.data(), p.size());
+  }
+
+  // Whether a group was refused (more than max_cells cells): the result is then incomplete.
+  // (The caller counts the groups first; series created after that count may still add one.)
+  bool overflowed() const { return overflowed_; }
+
+  // The groups in the order the general path makes them: by first appearance in the input
+  // sorted by labels, i.e. by each group's smallest input labels.
+  absl::StatusOr<Matrix> Finish() {
+    std::vector<size_t> order(groups_.size());
+    for (size_t i = 0; i < order.size(); ++i) order[i] = i;
+    std::sort(order.begin(), order.end(), [&](size_t a, size_t b) {
+      return CompareLabels(groups_[a].smallest_input, groups_[b].smallest_input) < 0;
+    });
+    Matrix out;
+    out.reserve(groups_.size());
+    for (size_t i : order) {
+      Series o;
+      o.metric = std::move(groups_[i].labels);
+      OBX_RETURN_IF_ERROR(
+          EmitCells(op_, groups_[i].cells.data(), nsteps_, start_, interval_, ctx_, &o));
+      if (!o.points.empty()) out.push_back(std::move(o));
+    }
+    return out;
+  }
+
+ private:
+  struct GroupState {
+    Labels labels;
+    Labels smallest_input;
+    std::vector<Cell> cells;
+  };
+
+  template <typename P>
+  absl::Status AddSeries(const Labels& metric, bool drop_name, const P* pts, size_t n) {
+    if (overflowed_ || n == 0) return absl::OkStatus();
+    OBX_RETURN_IF_ERROR(ctx_->CheckDeadline());
+    std::string key = GroupKey(metric, grouping_, without_);
+    auto it = index_.find(key);
+    if (it == index_.end()) {
+      if (groups_.size() >= max_groups_) {
+        overflowed_ = true;
+        return absl::OkStatus();
+      }
+      it = index_.emplace(std::move(key), groups_.size()).first;
+      groups_.push_back(
+          GroupState{GroupLabels(metric, grouping_, without_), metric, std::vector<Cell>(nsteps_)});
+    } else if (CompareLabels(metric, groups_[it->second].smallest_input) < 0) {
+      groups_[it->second].smallest_input = metric;
+    }
+    AccumulateSeries(op_, pts, n, drop_name, start_, interval_, nsteps_,
+                     groups_[it->second].cells.data());
+    return absl::OkStatus();
+  }
+
+  const Tok op_;
+  const std::vector<std::string>& grouping_;
+  const bool without_;
+  const int64_t start_, interval_;
+  const size_t nsteps_, max_groups_;
+  EvalContext* const ctx_;
+  absl::flat_hash_map<std::string, size_t> index_;
+  std::vector<GroupState> groups_;
+  bool overflowed_ = false;
+};
+
 }  // namespace
 
 absl::Status Evaluator::AggregateSeriesMajor(Tok op, const Matrix& in,
@@ -131,79 +340,8 @@ absl::Status Evaluator::AggregateSeriesMajor(Tok op, const Matrix& in,
       if (series_group[si] < g_lo || series_group[si] >= g_hi) continue;
       OBX_RETURN_IF_ERROR(ctx_->CheckDeadline());
       const Series& ser = in[si];
-      Cell* row = cells.data() + series_group[si] * nsteps;
-      size_t st = 0;
-      int64_t step_t = start_;
-      for (const Point& pt : ser.points) {
-        // Inputs are evaluated at the steps; a point off the grid ends the series, as the
-        // step-by-step cursor would stop there. (A cursor, not a division per point.)
-        while (st < nsteps && step_t < pt.t) {
-          step_t += interval_;
-          ++st;
-        }
-        if (st >= nsteps || step_t != pt.t) break;
-        Cell& g = row[st];
-        const double f = pt.f;
-        if (!g.seen) {
-          g = Cell();
-          g.seen = true;
-          g.value = f;
-          g.mean = f;
-          g.count = 1;
-          g.drop_name = ser.drop_name;
-          if (op == Tok::kStddev || op == Tok::kStdvar) {
-            g.value = (std::isnan(f) || std::isinf(f)) ? std::nan("") : 0.0;
-          } else if (op == Tok::kGroup) {
-            g.value = 1;
-          }
-          continue;
-        }
-        if (ser.drop_name) g.drop_name = true;
-        switch (op) {
-          case Tok::kSum:
-            g.value = KahanInc(f, g.value, &g.kahan_c);
-            break;
-          case Tok::kAvg: {
-            g.count++;
-            if (!g.incremental) {
-              double c2 = g.kahan_c;
-              double nv = KahanInc(f, g.value, &c2);
-              if (!std::isinf(nv)) {
-                g.value = nv;
-                g.kahan_c = c2;
-                break;
-              }
-              g.incremental = true;
-              g.mean = g.value / (g.count - 1);
-              g.kahan_c /= g.count - 1;
-            }
-            double q = (g.count - 1) / g.count;
-            double qc = q * g.kahan_c;
-            g.mean = KahanInc(f / g.count, q * g.mean, &qc);
-            g.kahan_c = qc;
-            break;
-          }
-          case Tok::kMax:
-            if (g.value < f || std::isnan(g.value)) g.value = f;
-            break;
-          case Tok::kMin:
-            if (g.value > f || std::isnan(g.value)) g.value = f;
-            break;
-          case Tok::kCount:
-            g.count++;
-            break;
-          case Tok::kStddev:
-          case Tok::kStdvar: {
-            g.count++;
-            double delta = f - g.mean;
-            g.mean += delta / g.count;
-            g.value += delta * (f - g.mean);
-            break;
-          }
-          default:
-            break;
-        }
-      }
+      AccumulateSeries(op, ser.points.data(), ser.points.size(), ser.drop_name, start_, interval_,
+                       nsteps, cells.data() + series_group[si] * nsteps);
     }
     return absl::OkStatus();
   };
@@ -230,40 +368,45 @@ absl::Status Evaluator::AggregateSeriesMajor(Tok op, const Matrix& in,
     OBX_RETURN_IF_ERROR(upper);
   }
   for (size_t gi = 0; gi < out->size(); ++gi) {
-    Series& o = (*out)[gi];
-    const Cell* row = cells.data() + gi * nsteps;
-    size_t n = 0;
-    for (size_t st = 0; st < nsteps; ++st) n += row[st].seen;
-    OBX_RETURN_IF_ERROR(ctx_->AddSamples(static_cast<int64_t>(n)));
-    o.points.reserve(n);
-    for (size_t st = 0; st < nsteps; ++st) {
-      const Cell& g = row[st];
-      if (!g.seen) continue;
-      double v = g.value;
-      switch (op) {
-        case Tok::kAvg:
-          v = g.incremental ? g.mean + g.kahan_c : g.value / g.count + g.kahan_c / g.count;
-          break;
-        case Tok::kCount:
-          v = g.count;
-          break;
-        case Tok::kStdvar:
-          v = g.value / g.count;
-          break;
-        case Tok::kStddev:
-          v = std::sqrt(g.value / g.count);
-          break;
-        case Tok::kSum:
-          v = g.value + g.kahan_c;
-          break;
-        default:
-          break;
-      }
-      o.points.push_back(Point{start_ + static_cast<int64_t>(st) * interval_, v});
-      o.drop_name = g.drop_name;
-    }
+    OBX_RETURN_IF_ERROR(
+        EmitCells(op, cells.data() + gi * nsteps, nsteps, start_, interval_, ctx_, &(*out)[gi]));
   }
   return absl::OkStatus();
+}
+
+absl::StatusOr<std::optional<Matrix>> Evaluator::AggregateStreamed(
+    const AggregateExpr& a, const std::vector<std::string>& grouping) {
+  const Expr* e = Unparen(a.expr.get());
+  if (!SeriesMajor(a.op) || a.param != nullptr || e->kind != NodeKind::kCall) {
+    return std::nullopt;
+  }
+  const auto& c = *static_cast<const Call*>(e);
+  const std::string_view name = c.func->name;
+  if (!c.func->implemented || (name != "rate" && name != "increase" && name != "delta") ||
+      c.args.size() != 1 || Unparen(c.args[0].get())->kind != NodeKind::kMatrixSelector) {
+    return std::nullopt;
+  }
+  const size_t nsteps = static_cast<size_t>(NumSteps());
+  const size_t max_groups = kMaxSeriesMajorCells / nsteps;
+  if (max_groups == 0) return std::nullopt;
+  if ((!grouping.empty() || a.without) && nsteps > 1) {
+    // The groups must fit the cells: counted first from the series' labels (an index
+    // look-up, no samples read), since a stream cannot go back once its groups outgrow them.
+    const auto& ms = *static_cast<const MatrixSelector*>(Unparen(c.args[0].get()));
+    const auto [mint, maxt] = SelectRange(ms);
+    OBX_ASSIGN_OR_RETURN(std::vector<Labels> series,
+                         ctx_->source->Series(ms.vs->matchers, mint, maxt));
+    absl::flat_hash_set<std::string> keys;
+    for (const Labels& l : series) {
+      keys.insert(GroupKey(l, grouping, a.without));
+      if (keys.size() > max_groups) return std::nullopt;
+    }
+  }
+  GroupingSink sink(a.op, grouping, a.without, start_, interval_, nsteps, kMaxSeriesMajorCells,
+                    ctx_);
+  OBX_RETURN_IF_ERROR(EvalRangeFunction(c, 0, &sink).status());
+  if (sink.overflowed()) return std::nullopt;
+  return sink.Finish();
 }
 
 absl::StatusOr<Matrix> Evaluator::EvalCountValues(const AggregateExpr& a) {
@@ -330,6 +473,10 @@ absl::StatusOr<Matrix> Evaluator::EvalAggregate(const AggregateExpr& a) {
     }
   }
 
+  if (SeriesMajor(op) && ctx_->options->stream_aggregations) {
+    OBX_ASSIGN_OR_RETURN(std::optional<Matrix> streamed, AggregateStreamed(a, grouping));
+    if (streamed.has_value()) return std::move(*streamed);
+  }
   OBX_ASSIGN_OR_RETURN(Matrix in, EvalMatrix(a.expr.get()));
   const int64_t in_samples = TotalPoints(in);
 
@@ -447,80 +594,19 @@ absl::StatusOr<Matrix> Evaluator::EvalAggregate(const AggregateExpr& a) {
         }
         continue;
       }
-      if (!g.seen) {
-        g = Group();
-        g.seen = true;
-        g.value = f;
-        g.mean = f;
-        g.count = 1;
-        g.drop_name = ser.drop_name;
-        switch (op) {
-          case Tok::kStddev:
-          case Tok::kStdvar:
-            g.value = (std::isnan(f) || std::isinf(f)) ? std::nan("") : 0.0;
-            break;
-          case Tok::kQuantile:
-            g.values.push_back(f);
-            break;
-          case Tok::kGroup:
-            g.value = 1;
-            break;
-          default:
-            break;
+      if (op == Tok::kQuantile) {
+        if (!g.seen) {
+          g = Group();
+          g.seen = true;
+          g.drop_name = ser.drop_name;
+        } else if (ser.drop_name) {
+          g.drop_name = true;
         }
+        g.values.push_back(f);
         continue;
       }
-      if (ser.drop_name) g.drop_name = true;
-      switch (op) {
-        case Tok::kSum:
-          g.value = KahanInc(f, g.value, &g.kahan_c);
-          break;
-        case Tok::kAvg: {
-          g.count++;
-          if (!g.incremental) {
-            double c2 = g.kahan_c;
-            double nv = KahanInc(f, g.value, &c2);
-            if (!std::isinf(nv)) {
-              g.value = nv;
-              g.kahan_c = c2;
-              break;
-            }
-            // The running sum would overflow: continue with an incremental mean.
-            g.incremental = true;
-            g.mean = g.value / (g.count - 1);
-            g.kahan_c /= g.count - 1;
-          }
-          double q = (g.count - 1) / g.count;
-          double qc = q * g.kahan_c;
-          g.mean = KahanInc(f / g.count, q * g.mean, &qc);
-          g.kahan_c = qc;
-          break;
-        }
-        case Tok::kGroup:
-          break;
-        case Tok::kMax:
-          if (g.value < f || std::isnan(g.value)) g.value = f;
-          break;
-        case Tok::kMin:
-          if (g.value > f || std::isnan(g.value)) g.value = f;
-          break;
-        case Tok::kCount:
-          g.count++;
-          break;
-        case Tok::kStddev:
-        case Tok::kStdvar: {
-          g.count++;
-          double delta = f - g.mean;
-          g.mean += delta / g.count;
-          g.value += delta * (f - g.mean);
-          break;
-        }
-        case Tok::kQuantile:
-          g.values.push_back(f);
-          break;
-        default:
-          return absl::InternalError("unexpected aggregation operator");
-      }
+      if (!SeriesMajor(op)) return absl::InternalError("unexpected aggregation operator");
+      AddInput(op, f, ser.drop_name, &g);
     }
 
     if (k_op) {
@@ -564,29 +650,7 @@ absl::StatusOr<Matrix> Evaluator::EvalAggregate(const AggregateExpr& a) {
     for (size_t gi = 0; gi < ngroups; ++gi) {
       Group& g = groups[gi];
       if (!g.seen) continue;
-      double v = g.value;
-      switch (op) {
-        case Tok::kAvg:
-          v = g.incremental ? g.mean + g.kahan_c : g.value / g.count + g.kahan_c / g.count;
-          break;
-        case Tok::kCount:
-          v = g.count;
-          break;
-        case Tok::kStdvar:
-          v = g.value / g.count;
-          break;
-        case Tok::kStddev:
-          v = std::sqrt(g.value / g.count);
-          break;
-        case Tok::kQuantile:
-          v = Quantile(pv, &g.values);
-          break;
-        case Tok::kSum:
-          v = g.value + g.kahan_c;
-          break;
-        default:
-          break;
-      }
+      const double v = op == Tok::kQuantile ? Quantile(pv, &g.values) : Result(op, g);
       OBX_RETURN_IF_ERROR(ctx_->AddSamples(1));
       out[gi].points.push_back(Point{ts, v});
       out[gi].drop_name = g.drop_name;
