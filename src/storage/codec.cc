@@ -173,6 +173,41 @@ absl::Status DecodeDeltaBody(const char** pp, const char* end, size_t n, Emit&& 
   return absl::OkStatus();
 }
 
+// Steps over a stream of n values without decoding it: `u8 order`, `order` varint seeds,
+// then groups of `group` values, each with a varint base (when `with_base`), `u8 width` and
+// the packed bits. The body of a kDelta stream (groups of 128, no base) and a
+// frame-of-reference stream (groups of 64 with a base) both have this shape.
+absl::Status SkipPackedGroups(const char** pp, const char* end, size_t n, size_t group,
+                              bool with_base, std::string_view name) {
+  const char* p = *pp;
+  if (n == 0) return absl::OkStatus();
+  if (p >= end) return Malformed(name, "missing order");
+  const int order = static_cast<uint8_t>(*p++);
+  if (order > 2 || static_cast<size_t>(order) > n - 1) {
+    return Malformed(name, absl::StrCat("order ", order, " for ", n, " values"));
+  }
+  uint64_t z;
+  for (int i = 0; i < order; ++i) {
+    if (!GetVarint(&p, end, &z)) return Malformed(name, "truncated first values");
+  }
+  for (size_t g = order; g < n; g += group) {
+    const size_t k = std::min(n - g, group);
+    if (with_base && !GetVarint(&p, end, &z)) return Malformed(name, "truncated group base");
+    if (p >= end) return Malformed(name, "truncated group width");
+    const int width = static_cast<uint8_t>(*p++);
+    if (width > 64) return Malformed(name, absl::StrCat("bit width ", width));
+    const size_t bytes = bits::PackedBytes(k, width);
+    if (static_cast<size_t>(end - p) < bytes) return Malformed(name, "truncated group");
+    p += bytes;
+  }
+  *pp = p;
+  return absl::OkStatus();
+}
+
+absl::Status SkipDeltaBody(const char** pp, const char* end, size_t n) {
+  return SkipPackedGroups(pp, end, n, kGroup, /*with_base=*/false, "delta");
+}
+
 absl::Status DecodeDelta(const char** p, const char* end, size_t rows, std::vector<int64_t>* out) {
   uint64_t n;
   if (!GetVarint(p, end, &n)) return Malformed("delta", "truncated count");
@@ -461,8 +496,11 @@ void EncodeFor(const int64_t* v, size_t n, std::string* out) {
 // Decodes a frame-of-reference stream of n >= 1 values into dst, calling done(from, count)
 // after each slice dst[from, from + count) is final, so the caller can convert it while it is
 // still in the L1 cache.
+// With limit < n, stops once the first `limit` values are decoded (*pp is then not advanced
+// past the stream; the caller must not read on).
 template <typename Done>
-absl::Status DecodeFor(const char** pp, const char* end, size_t n, int64_t* dst, Done&& done) {
+absl::Status DecodeFor(const char** pp, const char* end, size_t n, int64_t* dst, Done&& done,
+                       size_t limit = SIZE_MAX) {
   const char* p = *pp;
   if (p >= end) return Malformed("segmented", "missing order");
   const int order = static_cast<uint8_t>(*p++);
@@ -514,9 +552,14 @@ absl::Status DecodeFor(const char** pp, const char* end, size_t n, int64_t* dst,
         break;
     }
     done(g, k);
+    if (limit < n && g + k >= limit) return absl::OkStatus();
   }
   *pp = p;
   return absl::OkStatus();
+}
+
+absl::Status SkipFor(const char** pp, const char* end, size_t n) {
+  return SkipPackedGroups(pp, end, n, kForGroup, /*with_base=*/true, "segmented");
 }
 
 // ---------------------------------------------------------------------------------------
@@ -560,17 +603,26 @@ void EncodeSparse(const uint64_t* v, size_t n, std::string* out) {
   }
 }
 
+// A sparse group's `u8 head`: its bit width and whether it is dense.
+absl::Status ReadSparseHead(const char** p, const char* end, int* width, bool* dense) {
+  if (*p >= end) return Malformed("segmented", "truncated sparse group");
+  const uint8_t head = static_cast<uint8_t>(*(*p)++);
+  *width = head & ~kDenseGroup;
+  *dense = (head & kDenseGroup) != 0;
+  if (*width > 64) return Malformed("segmented", absl::StrCat("bit width ", *width));
+  return absl::OkStatus();
+}
+
 absl::Status DecodeSparse(const char** pp, const char* end, size_t n, uint64_t* dst) {
   const char* p = *pp;
   alignas(64) uint64_t nz[kSparseGroup];
   for (size_t g = 0; g < n; g += kSparseGroup) {
     const size_t k = std::min(n - g, kSparseGroup);
-    if (p >= end) return Malformed("segmented", "truncated sparse group");
-    const uint8_t head = static_cast<uint8_t>(*p++);
-    const int width = head & ~kDenseGroup;
-    if (width > 64) return Malformed("segmented", absl::StrCat("bit width ", width));
+    int width;
+    bool dense;
+    if (auto s = ReadSparseHead(&p, end, &width, &dense); !s.ok()) return s;
     uint64_t* out = dst + g;
-    if ((head & kDenseGroup) != 0) {
+    if (dense) {
       const size_t bytes = bits::PackedBytes(k, width);
       if (static_cast<size_t>(end - p) < bytes) return Malformed("segmented", "truncated values");
       bits::UnpackBits(p, static_cast<size_t>(end - p), k, width, out);
@@ -601,6 +653,33 @@ absl::Status DecodeSparse(const char** pp, const char* end, size_t n, uint64_t* 
   return absl::OkStatus();
 }
 
+// Steps over a sparse stream of n values without decoding it.
+absl::Status SkipSparse(const char** pp, const char* end, size_t n) {
+  const char* p = *pp;
+  for (size_t g = 0; g < n; g += kSparseGroup) {
+    const size_t k = std::min(n - g, kSparseGroup);
+    int width;
+    bool dense;
+    if (auto s = ReadSparseHead(&p, end, &width, &dense); !s.ok()) return s;
+    size_t count = k;
+    if (!dense) {
+      if (width == 0) continue;
+      const size_t map_bytes = (k + 7) / 8;
+      if (static_cast<size_t>(end - p) < map_bytes) {
+        return Malformed("segmented", "truncated bitmap");
+      }
+      count = 0;
+      for (size_t i = 0; i < map_bytes; ++i) count += std::popcount(static_cast<uint8_t>(p[i]));
+      p += map_bytes;
+    }
+    const size_t bytes = bits::PackedBytes(count, width);
+    if (static_cast<size_t>(end - p) < bytes) return Malformed("segmented", "truncated values");
+    p += bytes;
+  }
+  *pp = p;
+  return absl::OkStatus();
+}
+
 // ---------------------------------------------------------------------------------------
 // kSegmented: `varint n`, `varint r` (number of runs; 0 exactly when n = 0), r x `varint
 // length` (each >= 1, summing to n), then per run `u8 kind` and the kind's body.
@@ -616,8 +695,9 @@ enum FloatRun : uint8_t {
   kFloatConstant = 1,       // 8 bytes: the one bit pattern of every value
   kFloatDecimal = 2,        // u8 e, frame-of-reference stream of mantissas m: v = m / 10^e
   kFloatDecimalVsPrev = 3,  // u8 e, frame-of-reference stream of m - the previous run's m
-  kFloatXor = 4,            // a kGorilla bit stream without its count
+  kFloatXor = 4,            // a kGorilla bit stream without its count (written before v5)
   kFloatBitDelta = 5,       // frame-of-reference stream of the bit patterns as int64
+  kFloatXorSized = 6,       // varint byte length, then a kFloatXor body: skippable
 };
 
 // A decimal run costing more bytes per value than this also tries the full-precision
@@ -690,7 +770,7 @@ void EncodeGrid(const int64_t* t, size_t n, int64_t step, std::string* out,
 
 // Scratch buffers reused across the runs of a block.
 struct SegmentScratch {
-  std::string a, b;
+  std::string a, b, xor_body;
   std::vector<int64_t> ints, prev_mantissas, mantissas;
   std::vector<uint64_t> u1, u2;
 };
@@ -780,8 +860,12 @@ void EncodeSegmentedFloat(const double* v, const std::vector<uint32_t>& runs, st
       // The XOR bit stream decodes one value at a time, several times slower than the packed
       // groups of the others: it has to save more than a little to be chosen.
       s.b.clear();
-      s.b.push_back(static_cast<char>(kFloatXor));
-      EncodeGorillaBody(r, len, &s.b);
+      std::string& body = s.xor_body;
+      body.clear();
+      EncodeGorillaBody(r, len, &body);
+      s.b.push_back(static_cast<char>(kFloatXorSized));
+      PutVarint(&s.b, body.size());
+      s.b.append(body);
       if (s.b.size() + s.b.size() / kXorMinSavingDivisor < s.a.size()) {
         s.a.swap(s.b);
         decimal = false;
@@ -894,126 +978,238 @@ const std::vector<int64_t>* DecodedSequence::Get(const SharedSequence& seq) {
 
 namespace {
 
-absl::Status DecodeSegmentedInt(const char** p, const char* end, size_t rows,
-                                std::vector<int64_t>* out,
-                                std::span<const SharedSequence> sequences) {
-  std::vector<uint32_t> runs;
-  // The shared sequence decoded last: runs of one block mostly refer to the same one.
-  std::vector<int64_t> shared;
-  uint64_t shared_entry = UINT64_MAX;
-  if (auto s = ReadRunHeader(p, end, rows, &runs); !s.ok()) return s;
-  out->resize(rows);
-  int64_t* dst = out->data();
-  std::unique_ptr<uint64_t[]> skips, jitter;  // allocated for the first grid run
-  size_t at = 0, prev_len = 0;
+// Where a run of a segmented block lies: its kind, its body's first byte, its rows [at,
+// at + len), and whether all of its values have been decoded (a later run may refer to them).
+struct RunRecord {
+  int kind = 0;
+  const char* body = nullptr;
+  size_t at = 0, len = 0;
+  bool complete = false;
+};
+
+// The run loop shared by int64 and float64 segmented blocks. Runs wholly outside `window`
+// are stepped over (Skip) instead of decoded; runs after it are not read at all (then
+// *stopped_early is set and *p is not at the end of the block). A run that refers to its
+// predecessor (Dependent) whose values were not all decoded first has the chain of runs it
+// depends on decoded in full, from the last run that refers to none.
+// Runs::Decode(kind, &p, end, at, len, prev_len, from, to) decodes rows [from, to) of the run
+// (it may decode more); Runs::Skip(kind, &p, end, at, len) steps over its body.
+template <typename Runs>
+absl::Status DecodeRuns(const char** p, const char* end, const std::vector<uint32_t>& runs,
+                        RowWindow window, Runs& d, bool* stopped_early) {
+  std::vector<RunRecord> done;
+  done.reserve(runs.size());
+  size_t at = 0;
   for (size_t ri = 0; ri < runs.size(); ++ri) {
     const size_t len = runs[ri];
-    int64_t* r = dst + at;
-    if (*p >= end) return Malformed("segmented", "missing run kind");
-    const int kind = static_cast<uint8_t>(*(*p)++);
-    switch (kind) {
-      case kIntDelta: {
-        int64_t* w = r;
-        auto s = DecodeDeltaBody(p, end, len, [&w](const int64_t* v, size_t k) {
-          std::memcpy(w, v, k * sizeof(int64_t));
-          w += k;
-        });
-        if (!s.ok()) return s;
-        break;
-      }
-      case kIntGrid: {
-        if (len < 2) return Malformed("segmented", "grid run of one value");
-        uint64_t z0, zs;
-        if (!GetVarint(p, end, &z0) || !GetVarint(p, end, &zs)) {
-          return Malformed("segmented", "truncated grid");
-        }
-        if (skips == nullptr) {
-          skips = std::make_unique_for_overwrite<uint64_t[]>(rows);
-          jitter = std::make_unique_for_overwrite<uint64_t[]>(rows);
-        }
-        if (auto s = DecodeSparse(p, end, len - 1, skips.get()); !s.ok()) return s;
-        if (auto s = DecodeSparse(p, end, len - 1, jitter.get()); !s.ok()) return s;
-        uint64_t grid = static_cast<uint64_t>(bits::UnZigZag(z0));
-        const uint64_t step = static_cast<uint64_t>(bits::UnZigZag(zs));
-        r[0] = static_cast<int64_t>(grid);
-        for (size_t i = 1; i < len; ++i) {
-          grid += step * (skips[i - 1] + 1);
-          r[i] = static_cast<int64_t>(grid + static_cast<uint64_t>(bits::UnZigZag(jitter[i - 1])));
-        }
-        break;
-      }
-      case kIntCopy:
-        if (prev_len != len) return Malformed("segmented", "copy of a run of another length");
-        std::memcpy(r, r - len, len * sizeof(int64_t));
-        break;
-      case kIntShared: {
-        uint64_t entry, offset;
-        if (!GetVarint(p, end, &entry) || !GetVarint(p, end, &offset)) {
-          return Malformed("segmented", "truncated shared sequence reference");
-        }
-        if (entry >= sequences.size()) {
-          return Malformed("segmented", absl::StrCat("shared sequence ", entry, " of ",
-                                                     sequences.size(), " in the part"));
-        }
-        const SharedSequence& seq = sequences[entry];
-        if (offset > seq.values || len > seq.values - offset) {
-          return Malformed("segmented", absl::StrCat("values [", offset, ", ", offset + len,
-                                                     ") of a shared sequence of ", seq.values));
-        }
-        if (seq.decoded != nullptr) {
-          if (const std::vector<int64_t>* kept = seq.decoded->Get(seq)) {
-            std::memcpy(r, kept->data() + offset, len * sizeof(int64_t));
-            break;
-          }
-        }
-        if (shared_entry != entry) {
-          // Shared sequences hold no references themselves (decoded without any).
-          const char* q = seq.encoded.data();
-          const char* qend = q + seq.encoded.size();
-          auto s = DecodeSegmentedInt(&q, qend, seq.values, &shared, {});
-          if (s.ok() && q != qend) s = Malformed("segmented", "bytes after a shared sequence");
-          if (!s.ok()) {
-            shared_entry = UINT64_MAX;
-            return absl::DataLossError(absl::StrCat("shared sequence ", entry, ": ", s.message()));
-          }
-          shared_entry = entry;
-        }
-        std::memcpy(r, shared.data() + offset, len * sizeof(int64_t));
-        break;
-      }
-      default:
-        return Malformed("segmented", absl::StrCat("int64 run kind ", kind));
+    if (at >= window.end) {
+      *stopped_early = true;
+      return absl::OkStatus();
     }
+    if (*p >= end) return Malformed("segmented", "missing run kind");
+    RunRecord rec;
+    rec.kind = static_cast<uint8_t>(*(*p)++);
+    rec.body = *p;
+    rec.at = at;
+    rec.len = len;
+    const size_t prev_len = ri > 0 ? runs[ri - 1] : 0;
+    if (at + len <= window.begin) {
+      if (auto s = d.Skip(rec.kind, p, end, at, len); !s.ok()) return s;
+    } else {
+      if (Runs::Dependent(rec.kind) && ri > 0 && !done.back().complete) {
+        size_t c = ri - 1;
+        while (c > 0 && Runs::Dependent(done[c].kind)) --c;
+        for (; c < ri; ++c) {
+          RunRecord& r = done[c];
+          const char* q = r.body;
+          const size_t pl = c > 0 ? done[c - 1].len : 0;
+          if (auto s = d.Decode(r.kind, &q, end, r.at, r.len, pl, 0, r.len); !s.ok()) return s;
+          r.complete = true;
+        }
+      }
+      const size_t from = window.begin > at ? window.begin - at : 0;
+      const size_t to = std::min(window.end - at, len);
+      if (auto s = d.Decode(rec.kind, p, end, at, len, prev_len, from, to); !s.ok()) return s;
+      rec.complete = from == 0 && to == len;
+      if (to < len) {
+        *stopped_early = true;
+        return absl::OkStatus();
+      }
+    }
+    done.push_back(rec);
     at += len;
-    prev_len = len;
   }
   return absl::OkStatus();
 }
 
-absl::Status DecodeSegmentedFloat(const char** p, const char* end, size_t rows,
-                                  std::vector<double>* out) {
+// int64 runs of a segmented block, decoded into dst (the block's rows).
+class IntRuns {
+ public:
+  IntRuns(int64_t* dst, size_t rows, std::span<const SharedSequence> sequences)
+      : dst_(dst), rows_(rows), sequences_(sequences) {}
+
+  static bool Dependent(int kind) { return kind == kIntCopy; }
+
+  absl::Status Decode(int kind, const char** p, const char* end, size_t at, size_t len,
+                      size_t prev_len, size_t from, size_t to) {
+    int64_t* r = dst_ + at;
+    switch (kind) {
+      case kIntDelta: {
+        int64_t* w = r;
+        return DecodeDeltaBody(p, end, len, [&w](const int64_t* v, size_t k) {
+          std::memcpy(w, v, k * sizeof(int64_t));
+          w += k;
+        });
+      }
+      case kIntGrid: {
+        uint64_t z0, zs;
+        if (auto s = ReadGridHead(p, end, len, &z0, &zs); !s.ok()) return s;
+        if (skips_ == nullptr) {
+          skips_ = std::make_unique_for_overwrite<uint64_t[]>(rows_);
+          jitter_ = std::make_unique_for_overwrite<uint64_t[]>(rows_);
+        }
+        if (auto s = DecodeSparse(p, end, len - 1, skips_.get()); !s.ok()) return s;
+        if (auto s = DecodeSparse(p, end, len - 1, jitter_.get()); !s.ok()) return s;
+        uint64_t grid = static_cast<uint64_t>(bits::UnZigZag(z0));
+        const uint64_t step = static_cast<uint64_t>(bits::UnZigZag(zs));
+        r[0] = static_cast<int64_t>(grid);
+        for (size_t i = 1; i < len; ++i) {
+          grid += step * (skips_[i - 1] + 1);
+          r[i] = static_cast<int64_t>(grid + static_cast<uint64_t>(bits::UnZigZag(jitter_[i - 1])));
+        }
+        return absl::OkStatus();
+      }
+      case kIntCopy:
+        if (prev_len != len) return Malformed("segmented", "copy of a run of another length");
+        std::memcpy(r, r - len, len * sizeof(int64_t));
+        return absl::OkStatus();
+      case kIntShared: {
+        uint64_t entry, offset;
+        if (auto s = ReadSharedRef(p, end, len, &entry, &offset); !s.ok()) return s;
+        const SharedSequence& seq = sequences_[entry];
+        // Only the rows asked for: a 5-minute read of a long run copies 20 values, not 5,000.
+        if (seq.decoded != nullptr) {
+          if (const std::vector<int64_t>* kept = seq.decoded->Get(seq)) {
+            std::memcpy(r + from, kept->data() + offset + from, (to - from) * sizeof(int64_t));
+            return absl::OkStatus();
+          }
+        }
+        if (shared_entry_ != entry) {
+          // Shared sequences hold no references themselves (decoded without any).
+          const char* q = seq.encoded.data();
+          const char* qend = q + seq.encoded.size();
+          auto s = DecodeSegmentedInt(&q, qend, seq.values, &shared_, {});
+          if (s.ok() && q != qend) s = Malformed("segmented", "bytes after a shared sequence");
+          if (!s.ok()) {
+            shared_entry_ = UINT64_MAX;
+            return absl::DataLossError(absl::StrCat("shared sequence ", entry, ": ", s.message()));
+          }
+          shared_entry_ = entry;
+        }
+        std::memcpy(r + from, shared_.data() + offset + from, (to - from) * sizeof(int64_t));
+        return absl::OkStatus();
+      }
+      default:
+        return Malformed("segmented", absl::StrCat("int64 run kind ", kind));
+    }
+  }
+
+  absl::Status Skip(int kind, const char** p, const char* end, size_t at, size_t len) {
+    switch (kind) {
+      case kIntDelta:
+        return SkipDeltaBody(p, end, len);
+      case kIntGrid: {
+        uint64_t z0, zs;
+        if (auto s = ReadGridHead(p, end, len, &z0, &zs); !s.ok()) return s;
+        if (auto s = SkipSparse(p, end, len - 1); !s.ok()) return s;
+        return SkipSparse(p, end, len - 1);
+      }
+      case kIntCopy:
+        return absl::OkStatus();
+      case kIntShared: {
+        uint64_t entry, offset;
+        return ReadSharedRef(p, end, len, &entry, &offset);
+      }
+      default:
+        return Malformed("segmented", absl::StrCat("int64 run kind ", kind));
+    }
+  }
+
+ private:
+  static absl::Status ReadGridHead(const char** p, const char* end, size_t len, uint64_t* z0,
+                                   uint64_t* zs) {
+    if (len < 2) return Malformed("segmented", "grid run of one value");
+    if (!GetVarint(p, end, z0) || !GetVarint(p, end, zs)) {
+      return Malformed("segmented", "truncated grid");
+    }
+    return absl::OkStatus();
+  }
+  absl::Status ReadSharedRef(const char** p, const char* end, size_t len, uint64_t* entry,
+                             uint64_t* offset) const {
+    if (!GetVarint(p, end, entry) || !GetVarint(p, end, offset)) {
+      return Malformed("segmented", "truncated shared sequence reference");
+    }
+    if (*entry >= sequences_.size()) {
+      return Malformed("segmented", absl::StrCat("shared sequence ", *entry, " of ",
+                                                 sequences_.size(), " in the part"));
+    }
+    const SharedSequence& seq = sequences_[*entry];
+    if (*offset > seq.values || len > seq.values - *offset) {
+      return Malformed("segmented", absl::StrCat("values [", *offset, ", ", *offset + len,
+                                                 ") of a shared sequence of ", seq.values));
+    }
+    return absl::OkStatus();
+  }
+
+  int64_t* const dst_;
+  const size_t rows_;
+  const std::span<const SharedSequence> sequences_;
+  // The shared sequence decoded last: runs of one block mostly refer to the same one.
+  std::vector<int64_t> shared_;
+  uint64_t shared_entry_ = UINT64_MAX;
+  std::unique_ptr<uint64_t[]> skips_, jitter_;  // allocated for the first grid run
+};
+
+absl::Status DecodeSegmentedInt(const char** p, const char* end, size_t rows,
+                                std::vector<int64_t>* out,
+                                std::span<const SharedSequence> sequences, RowWindow window,
+                                bool* stopped_early) {
   std::vector<uint32_t> runs;
   if (auto s = ReadRunHeader(p, end, rows, &runs); !s.ok()) return s;
-  out->resize(rows);
-  double* dst = out->data();
-  // Mantissas (or bit patterns) of every row, so a run can refer to the previous run's.
-  const auto ints = std::make_unique_for_overwrite<int64_t[]>(rows);
-  size_t at = 0, prev_len = 0;
-  bool prev_decimal = false;
-  for (size_t ri = 0; ri < runs.size(); ++ri) {
-    const size_t len = runs[ri];
-    double* r = dst + at;
-    int64_t* m = ints.get() + at;
-    if (*p >= end) return Malformed("segmented", "missing run kind");
-    const int kind = static_cast<uint8_t>(*(*p)++);
-    bool decimal = false;
+  if (out->size() != rows) out->resize(rows);
+  IntRuns d(out->data(), rows, sequences);
+  return DecodeRuns(p, end, runs, window, d, stopped_early);
+}
+
+absl::Status DecodeSegmentedInt(const char** p, const char* end, size_t rows,
+                                std::vector<int64_t>* out,
+                                std::span<const SharedSequence> sequences) {
+  bool stopped_early = false;
+  return DecodeSegmentedInt(p, end, rows, out, sequences, RowWindow{}, &stopped_early);
+}
+
+// float64 runs of a segmented block, decoded into dst (the block's rows); mantissas (or bit
+// patterns) of every row are kept in ints, so a run can refer to the previous run's.
+class FloatRuns {
+ public:
+  FloatRuns(double* dst, int64_t* ints) : dst_(dst), ints_(ints) {}
+
+  static bool Dependent(int kind) { return kind == kFloatDecimalVsPrev; }
+
+  absl::Status Decode(int kind, const char** p, const char* end, size_t at, size_t len,
+                      size_t prev_len, size_t from, size_t to) {
+    (void)from;
+    double* r = dst_ + at;
+    int64_t* m = ints_ + at;
+    const bool prev_decimal = prev_decimal_;
+    prev_decimal_ = false;
     switch (kind) {
       case kFloatConstant: {
         if (end - *p < 8) return Malformed("segmented", "truncated constant");
         const double c = std::bit_cast<double>(bits::LoadFixed64(*p));
         *p += 8;
         std::fill(r, r + len, c);
-        break;
+        return absl::OkStatus();
       }
       case kFloatDecimal:
       case kFloatDecimalVsPrev: {
@@ -1026,41 +1222,103 @@ absl::Status DecodeSegmentedFloat(const char** p, const char* end, size_t rows,
         }
         const int64_t* pm = m - (vs_prev ? len : 0);
         const double scale = kPow10[e];
-        auto s = DecodeFor(p, end, len, m, [&](size_t from, size_t k) {
-          if (vs_prev) {
-            for (size_t i = from; i < from + k; ++i) {
-              m[i] =
-                  static_cast<int64_t>(static_cast<uint64_t>(m[i]) + static_cast<uint64_t>(pm[i]));
-            }
-          }
-          if (e == 0) {
-            for (size_t i = from; i < from + k; ++i) r[i] = static_cast<double>(m[i]);
-          } else {
-            for (size_t i = from; i < from + k; ++i) r[i] = static_cast<double>(m[i]) / scale;
-          }
-        });
+        auto s = DecodeFor(
+            p, end, len, m,
+            [&](size_t at_row, size_t k) {
+              if (vs_prev) {
+                for (size_t i = at_row; i < at_row + k; ++i) {
+                  m[i] = static_cast<int64_t>(static_cast<uint64_t>(m[i]) +
+                                              static_cast<uint64_t>(pm[i]));
+                }
+              }
+              if (e == 0) {
+                for (size_t i = at_row; i < at_row + k; ++i) r[i] = static_cast<double>(m[i]);
+              } else {
+                for (size_t i = at_row; i < at_row + k; ++i) {
+                  r[i] = static_cast<double>(m[i]) / scale;
+                }
+              }
+            },
+            to);
         if (!s.ok()) return s;
-        decimal = true;
-        break;
+        prev_decimal_ = true;
+        return absl::OkStatus();
       }
       case kFloatXor:
-        if (auto s = DecodeGorillaBody(p, end, len, r); !s.ok()) return s;
-        break;
-      case kFloatBitDelta: {
-        auto s = DecodeFor(p, end, len, m, [&](size_t from, size_t k) {
-          std::memcpy(r + from, m + from, k * sizeof(double));
-        });
-        if (!s.ok()) return s;
-        break;
+        return DecodeGorillaBody(p, end, len, r);
+      case kFloatXorSized: {
+        const char* body_end = nullptr;
+        if (auto s = ReadXorSize(p, end, &body_end); !s.ok()) return s;
+        const char* q = *p;
+        if (auto s = DecodeGorillaBody(&q, body_end, to, r); !s.ok()) return s;
+        if (to == len && q != body_end) return Malformed("segmented", "bytes after an XOR run");
+        *p = body_end;
+        return absl::OkStatus();
       }
+      case kFloatBitDelta:
+        return DecodeFor(
+            p, end, len, m,
+            [&](size_t at_row, size_t k) {
+              std::memcpy(r + at_row, m + at_row, k * sizeof(double));
+            },
+            to);
       default:
         return Malformed("segmented", absl::StrCat("float64 run kind ", kind));
     }
-    at += len;
-    prev_len = len;
-    prev_decimal = decimal;
   }
-  return absl::OkStatus();
+
+  absl::Status Skip(int kind, const char** p, const char* end, size_t at, size_t len) {
+    prev_decimal_ = false;
+    switch (kind) {
+      case kFloatConstant:
+        if (end - *p < 8) return Malformed("segmented", "truncated constant");
+        *p += 8;
+        return absl::OkStatus();
+      case kFloatDecimal:
+      case kFloatDecimalVsPrev:
+        if (*p >= end) return Malformed("segmented", "missing exponent");
+        ++*p;
+        return SkipFor(p, end, len);
+      case kFloatXor:
+        // Without a length the bit stream must be decoded to be stepped over.
+        return DecodeGorillaBody(p, end, len, dst_ + at);
+      case kFloatXorSized: {
+        const char* body_end = nullptr;
+        if (auto s = ReadXorSize(p, end, &body_end); !s.ok()) return s;
+        *p = body_end;
+        return absl::OkStatus();
+      }
+      case kFloatBitDelta:
+        return SkipFor(p, end, len);
+      default:
+        return Malformed("segmented", absl::StrCat("float64 run kind ", kind));
+    }
+  }
+
+ private:
+  static absl::Status ReadXorSize(const char** p, const char* end, const char** body_end) {
+    uint64_t bytes;
+    if (!GetVarint(p, end, &bytes)) return Malformed("segmented", "truncated XOR run length");
+    if (bytes > static_cast<uint64_t>(end - *p)) {
+      return Malformed("segmented", absl::StrCat("XOR run of ", bytes, " bytes past the block"));
+    }
+    *body_end = *p + bytes;
+    return absl::OkStatus();
+  }
+
+  double* const dst_;
+  int64_t* const ints_;
+  bool prev_decimal_ = false;  // the previous run decoded left its mantissas in ints_
+};
+
+absl::Status DecodeSegmentedFloat(const char** p, const char* end, size_t rows,
+                                  std::vector<double>* out, RowWindow window, bool* stopped_early) {
+  std::vector<uint32_t> runs;
+  if (auto s = ReadRunHeader(p, end, rows, &runs); !s.ok()) return s;
+  if (out->size() != rows) out->resize(rows);
+  const auto ints = std::make_unique_for_overwrite<int64_t[]>(rows);
+  FloatRuns d(out->data(), ints.get());
+  return DecodeRuns(p, end, runs, window, d, stopped_early);
 }
 
 // ---------------------------------------------------------------------------------------
@@ -1319,7 +1577,9 @@ Encoding EncodeColumn(const Column& column, size_t begin, size_t end, Encoding p
 }
 
 absl::Status DecodeColumn(std::string_view in, ColumnType type, Encoding encoding, size_t rows,
-                          Column* out, std::span<const SharedSequence> sequences) {
+                          Column* out, std::span<const SharedSequence> sequences,
+                          RowWindow window) {
+  bool stopped_early = false;
   if (!EncodingFits(encoding, type)) {
     return absl::InvalidArgumentError(absl::StrCat("encoding ", static_cast<int>(encoding),
                                                    " cannot hold a ",
@@ -1333,7 +1593,7 @@ absl::Status DecodeColumn(std::string_view in, ColumnType type, Encoding encodin
     case ColumnType::kInt64: {
       auto* v = &std::get<0>(*out);
       if (encoding == Encoding::kSegmented) {
-        s = DecodeSegmentedInt(&p, end, rows, v, sequences);
+        s = DecodeSegmentedInt(&p, end, rows, v, sequences, window, &stopped_early);
       } else {
         s = encoding == Encoding::kPlain ? DecodePlainInt(&p, end, rows, v)
                                          : DecodeDelta(&p, end, rows, v);
@@ -1350,7 +1610,7 @@ absl::Status DecodeColumn(std::string_view in, ColumnType type, Encoding encodin
           s = DecodeGorilla(&p, end, rows, v);
           break;
         case Encoding::kSegmented:
-          s = DecodeSegmentedFloat(&p, end, rows, v);
+          s = DecodeSegmentedFloat(&p, end, rows, v, window, &stopped_early);
           break;
         default:
           s = DecodeDecimal(&p, end, rows, v);
@@ -1366,7 +1626,7 @@ absl::Status DecodeColumn(std::string_view in, ColumnType type, Encoding encodin
     }
   }
   if (!s.ok()) return s;
-  if (p != end) {
+  if (p != end && !stopped_early) {
     return absl::DataLossError(absl::StrCat("malformed ", std::string(EncodingName(encoding)),
                                             " block: ", end - p, " bytes after the last value"));
   }

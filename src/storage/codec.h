@@ -114,12 +114,23 @@ Encoding EncodeColumn(const Column& column, size_t begin, size_t end, Encoding p
                       std::string* out, std::span<const uint32_t> runs = {},
                       std::span<const SequenceRef> refs = {});
 
+// The rows of a block a reader needs: [begin, end).
+struct RowWindow {
+  size_t begin = 0;
+  size_t end = SIZE_MAX;
+};
+
 // Decodes a block of exactly `rows` values into *out, replacing its content and type.
 // DataLoss when the bytes are malformed or hold another row count; InvalidArgument when
 // `encoding` does not fit `type`. `sequences` are the part's shared sequences, which runs of
 // kSegmented int64 blocks may refer to (a reference to a missing one is malformed).
+// With a window, *out still holds `rows` values but only those in the window are decoded
+// (the others are unspecified): kSegmented blocks step over the runs outside it (and stop
+// reading after it), so a read of one series' last minutes decodes that series' run up to
+// them instead of the whole block. Other encodings decode every row.
 absl::Status DecodeColumn(std::string_view in, ColumnType type, Encoding encoding, size_t rows,
-                          Column* out, std::span<const SharedSequence> sequences = {});
+                          Column* out, std::span<const SharedSequence> sequences = {},
+                          RowWindow window = {});
 
 // Compresses encoded blocks with a reused zstd context.
 class BlockCompressor {

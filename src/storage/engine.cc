@@ -810,6 +810,12 @@ struct BatchDecoder {
   std::vector<std::unique_ptr<Column>> columns;  // pool; the first `used` hold this batch's
   size_t used = 0;
   std::vector<Segment> segments;
+  // The rows [begin, end) of a block holding a wanted series (id: index into the batch's ids).
+  struct WantedRun {
+    uint32_t id;
+    size_t begin, end;
+  };
+  std::vector<WantedRun> wanted_runs;       // of the block being read
   std::vector<query::SamplePoint> scratch;  // the transform's
 
   // Roughly: the pooled columns hold a block each.
@@ -820,43 +826,54 @@ struct BatchDecoder {
     return columns[used++].get();
   }
 
-  // Appends the wanted rows of one block to the segments.
+  // Appends the wanted rows of one block to the segments. Only the rows of wanted series
+  // are decoded from the time column, and only those in the time range from the value column:
+  // a short read of a few series decodes their runs' stretches, not whole blocks.
   absl::Status ReadBlock(const SampleSelection& sel, const PartReader& part, size_t block,
                          size_t id_begin, size_t id_end) {
     if (auto s = part.ReadBlock(sel.series_col, block, ctx, &series); !s.ok()) return s;
     const auto& sid = std::get<0>(series);
     const int64_t* ids = sel.ids.data();
     const size_t n = sid.size();
-    const int64_t* times = nullptr;
-    const double* values = nullptr;
     size_t k = std::lower_bound(ids + id_begin, ids + id_end, n ? sid[0] : 0) - ids;
+    wanted_runs.clear();
     for (size_t i = 0; i < n && k < id_end;) {
       const int64_t id = sid[i];
       // Rows are sorted by series id: a run ends where the next id starts.
       const size_t j = std::upper_bound(sid.begin() + i, sid.end(), id) - sid.begin();
       while (k < id_end && ids[k] < id) ++k;
       if (k < id_end && ids[k] == id) {
-        if (times == nullptr) {
-          Column* c = NextColumn();
-          if (auto s = part.ReadBlock(sel.time_col, block, ctx, c); !s.ok()) return s;
-          times = std::get<0>(*c).data();
-        }
-        // A run is one series in time order: its stretch inside the range is found by
-        // bisection instead of a test per row.
-        const int64_t* a = std::lower_bound(times + i, times + j, sel.mint);
-        const int64_t* z = std::upper_bound(a, times + j, sel.maxt);
-        if (a < z) {
-          if (values == nullptr) {
-            Column* c = NextColumn();
-            if (auto s = part.ReadBlock(sel.value_col, block, ctx, c); !s.ok()) return s;
-            values = std::get<1>(*c).data();
-          }
-          const size_t from = a - times;
-          segments.push_back({static_cast<uint32_t>(k - id_begin), static_cast<uint32_t>(z - a),
-                              times + from, values + from});
-        }
+        wanted_runs.push_back({static_cast<uint32_t>(k - id_begin), i, j});
       }
       i = j;
+    }
+    if (wanted_runs.empty()) return absl::OkStatus();
+    Column* tc = NextColumn();
+    if (auto s = part.ReadBlock(sel.time_col, block, ctx, tc,
+                                RowWindow{wanted_runs.front().begin, wanted_runs.back().end});
+        !s.ok()) {
+      return s;
+    }
+    const int64_t* times = std::get<0>(*tc).data();
+    // A run is one series in time order: its stretch inside the range is found by bisection
+    // instead of a test per row.
+    const size_t segments_before = segments.size();
+    RowWindow value_rows{SIZE_MAX, 0};
+    for (const WantedRun& run : wanted_runs) {
+      const int64_t* a = std::lower_bound(times + run.begin, times + run.end, sel.mint);
+      const int64_t* z = std::upper_bound(a, times + run.end, sel.maxt);
+      if (a == z) continue;
+      segments.push_back({run.id, static_cast<uint32_t>(z - a), a, nullptr});
+      value_rows.begin = std::min(value_rows.begin, static_cast<size_t>(a - times));
+      value_rows.end = std::max(value_rows.end, static_cast<size_t>(z - times));
+    }
+    const size_t kept = segments.size();
+    if (kept == segments_before) return absl::OkStatus();
+    Column* vc = NextColumn();
+    if (auto s = part.ReadBlock(sel.value_col, block, ctx, vc, value_rows); !s.ok()) return s;
+    const double* values = std::get<1>(*vc).data();
+    for (size_t si = segments_before; si < kept; ++si) {
+      segments[si].values = values + (segments[si].times - times);
     }
     return absl::OkStatus();
   }

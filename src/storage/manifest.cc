@@ -236,9 +236,10 @@ absl::StatusOr<Manifest> DecodeManifest(std::string_view bytes) {
   }
   Manifest m;
   m.version = bits::LoadFixed32(bytes.data() + 4);
-  if (m.version != kPartFormatVersion) {
-    return absl::DataLossError(absl::StrCat("manifest has format version ", m.version,
-                                            "; this build reads version ", kPartFormatVersion));
+  if (m.version < kOldestReadablePartFormatVersion || m.version > kPartFormatVersion) {
+    return absl::DataLossError(
+        absl::StrCat("manifest has format version ", m.version, "; this build reads versions ",
+                     kOldestReadablePartFormatVersion, " to ", kPartFormatVersion));
   }
   if (bytes.size() < kPrefixBytes + 4) {
     return absl::DataLossError(absl::StrCat("manifest has only ", bytes.size(), " bytes"));

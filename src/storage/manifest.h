@@ -24,7 +24,10 @@ namespace observex::storage {
 // 3: samples' time and value columns in the segmented encoding (one sub-encoding per series).
 // 4: the manifest body is zstd-compressed and holds the part's shared time sequences, which
 //    segmented time runs refer to.
-inline constexpr uint32_t kPartFormatVersion = 4;
+// 5: segmented float runs of XOR bits carry their byte length (run kind 6), so a reader can
+//    step over them. Version 4 parts differ only in lacking it and are still read.
+inline constexpr uint32_t kPartFormatVersion = 5;
+inline constexpr uint32_t kOldestReadablePartFormatVersion = 4;
 inline constexpr char kManifestFileName[] = "MANIFEST";
 // Largest manifest a reader accepts, so a corrupt size can never make it allocate more.
 inline constexpr uint64_t kMaxManifestBytes = 64ull << 20;

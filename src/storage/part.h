@@ -104,7 +104,9 @@ class PartReader {
   // Reads block `block` of column `column` (a manifest/schema column index), verifies its
   // checksum and header against the manifest, decompresses and decodes it into *out.
   // DataLoss naming the column file on any mismatch. `ctx` belongs to the calling thread.
-  absl::Status ReadBlock(int column, size_t block, BlockReadContext& ctx, Column* out) const;
+  // With a window only those rows are decoded (see DecodeColumn; the others are unspecified).
+  absl::Status ReadBlock(int column, size_t block, BlockReadContext& ctx, Column* out,
+                         RowWindow window = {}) const;
 
   // The blocks whose rows may have `value` in the bloom-indexed column: every block that
   // does is listed (the filter is read and verified on first use). FailedPrecondition when

@@ -99,8 +99,8 @@ absl::StatusOr<int> PartReader::ColumnFd(int column) const {
   return fd.get();
 }
 
-absl::Status PartReader::ReadBlock(int column, size_t block, BlockReadContext& ctx,
-                                   Column* out) const {
+absl::Status PartReader::ReadBlock(int column, size_t block, BlockReadContext& ctx, Column* out,
+                                   RowWindow window) const {
   if (column < 0 || static_cast<size_t>(column) >= manifest_.columns.size() ||
       block >= manifest_.blocks.size()) {
     return absl::InvalidArgumentError(
@@ -134,7 +134,8 @@ absl::Status PartReader::ReadBlock(int column, size_t block, BlockReadContext& c
   if (auto s = ctx.decompressor.Decompress(stored, ref.compression, ref.raw_len, &raw); !s.ok()) {
     return Corrupt(file, absl::StrCat("block ", block, ": ", s.message()));
   }
-  if (auto s = DecodeColumn(raw, meta.type, ref.encoding, blk.rows, out, manifest_.time_sequences);
+  if (auto s = DecodeColumn(raw, meta.type, ref.encoding, blk.rows, out, manifest_.time_sequences,
+                            window);
       !s.ok()) {
     return Corrupt(file, absl::StrCat("block ", block, ": ", s.message()));
   }

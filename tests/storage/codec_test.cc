@@ -535,6 +535,141 @@ TEST(SegmentedCodec, RunsReferToSharedSequences) {
   EXPECT_EQ(std::get<0>(out), targets[1]);
 }
 
+// A windowed decode gives the rows of the window exactly as a full decode does, for every run
+// kind (copies and histogram buckets that refer to the run before included, shared
+// sequences) and any window: inside a run, across runs, empty, past the end.
+TEST(SegmentedCodec, WindowedDecodesGiveTheWindowsRows) {
+  std::mt19937_64 rng(23);
+  for (int round = 0; round < 40; ++round) {
+    const SegmentedBlock b = ScrapedSeries(rng, 1 + round % 3, 2 + round % 11, 1 + rng() % 300);
+    std::string tbuf, vbuf;
+    ASSERT_EQ(EncodeColumn(Col(b.times), 0, b.times.size(), Encoding::kSegmented, &tbuf, b.runs),
+              Encoding::kSegmented);
+    ASSERT_EQ(EncodeColumn(Col(b.values), 0, b.values.size(), Encoding::kSegmented, &vbuf, b.runs),
+              Encoding::kSegmented);
+    const size_t n = b.times.size();
+    for (int w = 0; w < 30; ++w) {
+      size_t lo = rng() % (n + 1), hi = rng() % (n + 2);
+      if (w % 5 == 0) {  // one series' run, or its last rows
+        size_t at = 0, r = rng() % b.runs.size();
+        for (size_t i = 0; i < r; ++i) at += b.runs[i];
+        lo = at + (w % 10 == 0 ? 0 : b.runs[r] - std::min<size_t>(b.runs[r], 3));
+        hi = at + b.runs[r];
+      }
+      if (lo > hi) std::swap(lo, hi);
+      const RowWindow window{lo, hi};
+      Column t, v;
+      auto st = DecodeColumn(tbuf, ColumnType::kInt64, Encoding::kSegmented, n, &t, {}, window);
+      ASSERT_TRUE(st.ok()) << st;
+      auto sv = DecodeColumn(vbuf, ColumnType::kFloat64, Encoding::kSegmented, n, &v, {}, window);
+      ASSERT_TRUE(sv.ok()) << sv;
+      ASSERT_EQ(std::get<0>(t).size(), n);
+      ASSERT_EQ(std::get<1>(v).size(), n);
+      for (size_t i = lo; i < std::min(hi, n); ++i) {
+        ASSERT_EQ(std::get<0>(t)[i], b.times[i]) << "round " << round << " row " << i;
+        ASSERT_EQ(std::bit_cast<uint64_t>(std::get<1>(v)[i]), std::bit_cast<uint64_t>(b.values[i]))
+            << "round " << round << " row " << i << " window [" << lo << ", " << hi << ")";
+      }
+    }
+  }
+
+  // Shared sequences: a window inside a shared run copies its rows, and a copy of that run
+  // after it still gets every value (the run is decoded whole for it).
+  std::vector<int64_t> target;
+  for (int i = 0; i < 400; ++i) target.push_back(1'700'000'000'000 + i * 15'000 + (i % 9 == 0));
+  std::vector<SharedSequence> seqs = {MakeSharedSequence(target)};
+  std::vector<int64_t> v(target.begin() + 100, target.end());
+  v.insert(v.end(), target.begin() + 100, target.end());
+  const std::vector<uint32_t> runs = {300, 300};
+  const std::vector<SequenceRef> refs = {SequenceRef{0, 100}, SequenceRef{0, 100}};
+  std::string buf;
+  ASSERT_EQ(EncodeColumn(Col(v), 0, v.size(), Encoding::kSegmented, &buf, runs, refs),
+            Encoding::kSegmented);
+  for (const RowWindow window : {RowWindow{250, 320}, RowWindow{10, 20}, RowWindow{299, 600}}) {
+    Column out;
+    ASSERT_TRUE(
+        DecodeColumn(buf, ColumnType::kInt64, Encoding::kSegmented, v.size(), &out, seqs, window)
+            .ok());
+    for (size_t i = window.begin; i < window.end; ++i) {
+      ASSERT_EQ(std::get<0>(out)[i], v[i]) << i;
+    }
+  }
+}
+
+// Runs outside the window are stepped over, not decoded: damage inside the packed bits of a
+// full-precision run before the window changes what a full decode gives, not the window.
+TEST(SegmentedCodec, WindowedDecodesStepOverRunsBeforeTheWindow) {
+  std::mt19937_64 rng(29);
+  std::uniform_real_distribution<double> unit(0, 1);
+  std::vector<double> v;
+  for (int i = 0; i < 500; ++i) v.push_back(unit(rng));  // XOR bits
+  for (int i = 0; i < 100; ++i) v.push_back(1000 + i);   // a counter
+  std::string buf;
+  const std::vector<uint32_t> runs = {500, 100};
+  ASSERT_EQ(EncodeColumn(Col(v), 0, v.size(), Encoding::kSegmented, &buf, runs),
+            Encoding::kSegmented);
+  // Header: n, run count, two lengths; then the first run's kind, byte length and body.
+  buf[buf.size() / 3] ^= 0x10;
+  Column full, window;
+  const auto fs = DecodeColumn(buf, ColumnType::kFloat64, Encoding::kSegmented, v.size(), &full);
+  bool differs = !fs.ok();
+  for (size_t i = 0; i < 500 && !differs; ++i) {
+    differs = std::bit_cast<uint64_t>(std::get<1>(full)[i]) != std::bit_cast<uint64_t>(v[i]);
+  }
+  EXPECT_TRUE(differs);
+  ASSERT_TRUE(DecodeColumn(buf, ColumnType::kFloat64, Encoding::kSegmented, v.size(), &window, {},
+                           RowWindow{500, 600})
+                  .ok());
+  for (size_t i = 500; i < 600; ++i) ASSERT_EQ(std::get<1>(window)[i], v[i]) << i;
+}
+
+// Version 4 parts hold XOR runs without their length (kind 4): still read, fully or through a
+// window after them (which then decodes them to find where they end).
+TEST(SegmentedCodec, XorRunsWithoutTheirLengthStillDecode) {
+  std::mt19937_64 rng(31);
+  std::uniform_real_distribution<double> unit(0, 1);
+  std::vector<double> xor_values;
+  for (int i = 0; i < 300; ++i) xor_values.push_back(unit(rng));
+  std::string gorilla;
+  ASSERT_EQ(EncodeColumn(Col(xor_values), 0, xor_values.size(), Encoding::kGorilla, &gorilla),
+            Encoding::kGorilla);
+  const char* p = gorilla.data();
+  uint64_t count;
+  ASSERT_TRUE(bits::GetVarint(&p, gorilla.data() + gorilla.size(), &count));
+  ASSERT_EQ(count, 300u);
+  // Two runs: the XOR bits of kind 4, then a constant (kind 1) of 20 rows.
+  std::string block;
+  bits::PutVarint(&block, 320);
+  bits::PutVarint(&block, 2);
+  bits::PutVarint(&block, 300);
+  bits::PutVarint(&block, 20);
+  block.push_back(4);
+  block.append(p, static_cast<size_t>(gorilla.data() + gorilla.size() - p));
+  block.push_back(1);
+  bits::PutFixed64(&block, std::bit_cast<uint64_t>(2.5));
+  Column full, tail;
+  ASSERT_TRUE(DecodeColumn(block, ColumnType::kFloat64, Encoding::kSegmented, 320, &full).ok());
+  for (size_t i = 0; i < 300; ++i) ASSERT_EQ(std::get<1>(full)[i], xor_values[i]) << i;
+  for (size_t i = 300; i < 320; ++i) ASSERT_EQ(std::get<1>(full)[i], 2.5) << i;
+  ASSERT_TRUE(DecodeColumn(block, ColumnType::kFloat64, Encoding::kSegmented, 320, &tail, {},
+                           RowWindow{305, 310})
+                  .ok());
+  for (size_t i = 305; i < 310; ++i) ASSERT_EQ(std::get<1>(tail)[i], 2.5) << i;
+  // This build writes such runs with their length (kind 6) instead (two full-precision
+  // values one high bit apart taking turns: XOR bits beat every other kind).
+  std::vector<double> alternating;
+  const uint64_t a = std::bit_cast<uint64_t>(xor_values[0]);
+  for (int i = 0; i < 300; ++i) {
+    alternating.push_back(std::bit_cast<double>(i % 2 == 0 ? a : a ^ (uint64_t{1} << 50)));
+  }
+  std::string written;
+  const std::vector<uint32_t> runs = {300};
+  ASSERT_EQ(EncodeColumn(Col(alternating), 0, 300, Encoding::kSegmented, &written, runs),
+            Encoding::kSegmented);
+  ASSERT_GE(written.size(), 6u);
+  EXPECT_EQ(written[5], 6) << "n (2 bytes), 1 run, its length (2 bytes), then the run's kind";
+}
+
 // A sequence is decoded once and kept with it: later blocks referring to it decode the same
 // values from the kept copy, the kept bytes are counted while it lives and released with it,
 // a copy starts afresh (so a damaged copy is still reported), and a sequence that does not
