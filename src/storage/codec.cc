@@ -104,7 +104,9 @@ void EncodeDelta(const int64_t* v, size_t n, std::string* out) {
 }
 
 // Decodes the body of a kDelta stream holding `n` values (its count already read and
-// checked), calling emit(const int64_t* values, size_t count) for consecutive runs.
+// checked), calling emit(const int64_t* values, size_t count) for consecutive runs. An Emit
+// with a Repeat(int64_t value, size_t count) member gets a group of equal values through it
+// instead, without the group being expanded (sorted series ids are mostly such groups).
 template <typename Emit>
 absl::Status DecodeDeltaBody(const char** pp, const char* end, size_t n, Emit&& emit) {
   const char* p = *pp;
@@ -140,6 +142,14 @@ absl::Status DecodeDeltaBody(const char** pp, const char* end, size_t n, Emit&& 
     if (width > 64) return Malformed("delta", absl::StrCat("bit width ", width));
     const size_t bytes = bits::PackedBytes(k, width);
     if (static_cast<size_t>(end - p) < bytes) return Malformed("delta", "truncated group");
+    if constexpr (requires { emit.Repeat(int64_t{0}, size_t{0}); }) {
+      // Width 0: every residual is 0, so the group is constant unless it is of order 2 with
+      // a non-zero running difference.
+      if (width == 0 && (order != 2 || delta == 0)) {
+        emit.Repeat(order == 0 ? 0 : static_cast<int64_t>(prev), k);
+        continue;
+      }
+    }
     bits::UnpackBits(p, static_cast<size_t>(end - p), k, width, tmp);
     p += bytes;
     switch (order) {
@@ -1574,6 +1584,44 @@ Encoding EncodeColumn(const Column& column, size_t begin, size_t end, Encoding p
     }
   }
   return preferred;
+}
+
+absl::Status DecodeValueRuns(std::string_view in, Encoding encoding, size_t rows,
+                             std::vector<ValueRun>* out) {
+  out->clear();
+  // Extends the last run or starts one.
+  auto add = [out](int64_t value, size_t count) {
+    if (!out->empty() && out->back().value == value) {
+      out->back().length += static_cast<uint32_t>(count);
+    } else {
+      const uint32_t begin = out->empty() ? 0 : out->back().begin + out->back().length;
+      out->push_back({value, begin, static_cast<uint32_t>(count)});
+    }
+  };
+  if (encoding == Encoding::kDelta) {
+    const char* p = in.data();
+    const char* end = in.data() + in.size();
+    uint64_t n;
+    if (!GetVarint(&p, end, &n)) return Malformed("delta", "truncated count");
+    if (auto s = CheckCount("delta", n, rows); !s.ok()) return s;
+    struct Emit {
+      decltype(add)& to_runs;
+      void operator()(const int64_t* v, size_t k) const {
+        for (size_t i = 0; i < k; ++i) to_runs(v[i], 1);
+      }
+      void Repeat(int64_t value, size_t k) const { to_runs(value, k); }
+    };
+    if (auto s = DecodeDeltaBody(&p, end, rows, Emit{add}); !s.ok()) return s;
+    if (p != end) {
+      return absl::DataLossError(
+          absl::StrCat("malformed delta block: ", end - p, " bytes after the last value"));
+    }
+    return absl::OkStatus();
+  }
+  Column c;
+  if (auto s = DecodeColumn(in, ColumnType::kInt64, encoding, rows, &c); !s.ok()) return s;
+  for (int64_t v : std::get<0>(c)) add(v, 1);
+  return absl::OkStatus();
 }
 
 absl::Status DecodeColumn(std::string_view in, ColumnType type, Encoding encoding, size_t rows,

@@ -20,6 +20,7 @@
 #include <span>
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include "absl/status/status.h"
 #include "storage/column.h"
@@ -131,6 +132,17 @@ struct RowWindow {
 absl::Status DecodeColumn(std::string_view in, ColumnType type, Encoding encoding, size_t rows,
                           Column* out, std::span<const SharedSequence> sequences = {},
                           RowWindow window = {});
+
+// A stretch of equal values in an int64 block: rows [begin, begin + length).
+struct ValueRun {
+  int64_t value;
+  uint32_t begin, length;
+};
+// Decodes an int64 block of `rows` values as its runs of equal values, in row order (adjacent
+// runs differ). A kDelta block of sorted series ids is read without expanding its constant
+// groups; other encodings are decoded and then grouped. Errors as DecodeColumn.
+absl::Status DecodeValueRuns(std::string_view in, Encoding encoding, size_t rows,
+                             std::vector<ValueRun>* out);
 
 // Compresses encoded blocks with a reused zstd context.
 class BlockCompressor {

@@ -806,7 +806,7 @@ struct BatchDecoder {
     const double* values;
   };
   BlockReadContext ctx;
-  Column series;
+  std::vector<ValueRun> series_runs;             // of the block being read
   std::vector<std::unique_ptr<Column>> columns;  // pool; the first `used` hold this batch's
   size_t used = 0;
   std::vector<Segment> segments;
@@ -831,21 +831,20 @@ struct BatchDecoder {
   // a short read of a few series decodes their runs' stretches, not whole blocks.
   absl::Status ReadBlock(const SampleSelection& sel, const PartReader& part, size_t block,
                          size_t id_begin, size_t id_end) {
-    if (auto s = part.ReadBlock(sel.series_col, block, ctx, &series); !s.ok()) return s;
-    const auto& sid = std::get<0>(series);
+    // Rows are sorted by series id: the block's series are its runs of equal ids.
+    if (auto s = part.ReadBlockRuns(sel.series_col, block, ctx, &series_runs); !s.ok()) return s;
     const int64_t* ids = sel.ids.data();
-    const size_t n = sid.size();
-    size_t k = std::lower_bound(ids + id_begin, ids + id_end, n ? sid[0] : 0) - ids;
+    size_t k = id_begin;
     wanted_runs.clear();
-    for (size_t i = 0; i < n && k < id_end;) {
-      const int64_t id = sid[i];
-      // Rows are sorted by series id: a run ends where the next id starts.
-      const size_t j = std::upper_bound(sid.begin() + i, sid.end(), id) - sid.begin();
-      while (k < id_end && ids[k] < id) ++k;
-      if (k < id_end && ids[k] == id) {
-        wanted_runs.push_back({static_cast<uint32_t>(k - id_begin), i, j});
+    for (const ValueRun& run : series_runs) {
+      if (k < id_end && ids[k] < run.value) {
+        k = std::lower_bound(ids + k, ids + id_end, run.value) - ids;
       }
-      i = j;
+      if (k == id_end) break;
+      if (ids[k] == run.value) {
+        wanted_runs.push_back({static_cast<uint32_t>(k - id_begin), run.begin,
+                               static_cast<size_t>(run.begin) + run.length});
+      }
     }
     if (wanted_runs.empty()) return absl::OkStatus();
     Column* tc = NextColumn();

@@ -107,6 +107,10 @@ class PartReader {
   // With a window only those rows are decoded (see DecodeColumn; the others are unspecified).
   absl::Status ReadBlock(int column, size_t block, BlockReadContext& ctx, Column* out,
                          RowWindow window = {}) const;
+  // Reads an int64 column's block as its runs of equal values (DecodeValueRuns): the series
+  // ids of a samples block without expanding them. Same checks and errors as ReadBlock.
+  absl::Status ReadBlockRuns(int column, size_t block, BlockReadContext& ctx,
+                             std::vector<ValueRun>* out) const;
 
   // The blocks whose rows may have `value` in the bloom-indexed column: every block that
   // does is listed (the filter is read and verified on first use). FailedPrecondition when
@@ -123,6 +127,9 @@ class PartReader {
   PartReader(Passkey, std::filesystem::path dir, const TableSchema* schema, Manifest manifest);
 
  private:
+  // Reads, verifies and decompresses block `block` of `column` into ctx (*raw points there).
+  absl::Status LoadBlock(int column, size_t block, BlockReadContext& ctx,
+                         std::string_view* raw) const;
   absl::StatusOr<int> ColumnFd(int column) const;
 
   const std::filesystem::path dir_;

@@ -99,8 +99,8 @@ absl::StatusOr<int> PartReader::ColumnFd(int column) const {
   return fd.get();
 }
 
-absl::Status PartReader::ReadBlock(int column, size_t block, BlockReadContext& ctx, Column* out,
-                                   RowWindow window) const {
+absl::Status PartReader::LoadBlock(int column, size_t block, BlockReadContext& ctx,
+                                   std::string_view* raw) const {
   if (column < 0 || static_cast<size_t>(column) >= manifest_.columns.size() ||
       block >= manifest_.blocks.size()) {
     return absl::InvalidArgumentError(
@@ -129,15 +129,42 @@ absl::Status PartReader::ReadBlock(int column, size_t block, BlockReadContext& c
       bits::LoadFixed32(h + 12) != ref.stored_len) {
     return Corrupt(file, absl::StrCat("block ", block, " header disagrees with the manifest"));
   }
-  std::string_view raw;
   const std::string_view stored(h + kBlockHeaderBytes, ref.stored_len);
-  if (auto s = ctx.decompressor.Decompress(stored, ref.compression, ref.raw_len, &raw); !s.ok()) {
+  if (auto s = ctx.decompressor.Decompress(stored, ref.compression, ref.raw_len, raw); !s.ok()) {
     return Corrupt(file, absl::StrCat("block ", block, ": ", s.message()));
   }
+  return absl::OkStatus();
+}
+
+absl::Status PartReader::ReadBlock(int column, size_t block, BlockReadContext& ctx, Column* out,
+                                   RowWindow window) const {
+  std::string_view raw;
+  if (auto s = LoadBlock(column, block, ctx, &raw); !s.ok()) return s;
+  const ColumnMeta& meta = manifest_.columns[column];
+  const BlockMeta& blk = manifest_.blocks[block];
+  const BlockColumnRef& ref = blk.columns[column];
   if (auto s = DecodeColumn(raw, meta.type, ref.encoding, blk.rows, out, manifest_.time_sequences,
                             window);
       !s.ok()) {
-    return Corrupt(file, absl::StrCat("block ", block, ": ", s.message()));
+    return Corrupt(dir_ / ColumnFileName(meta.name),
+                   absl::StrCat("block ", block, ": ", s.message()));
+  }
+  return absl::OkStatus();
+}
+
+absl::Status PartReader::ReadBlockRuns(int column, size_t block, BlockReadContext& ctx,
+                                       std::vector<ValueRun>* out) const {
+  std::string_view raw;
+  if (auto s = LoadBlock(column, block, ctx, &raw); !s.ok()) return s;
+  const ColumnMeta& meta = manifest_.columns[column];
+  const BlockMeta& blk = manifest_.blocks[block];
+  if (meta.type != ColumnType::kInt64) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("column ", meta.name, " of part ", dir_.string(), " is not int64"));
+  }
+  if (auto s = DecodeValueRuns(raw, blk.columns[column].encoding, blk.rows, out); !s.ok()) {
+    return Corrupt(dir_ / ColumnFileName(meta.name),
+                   absl::StrCat("block ", block, ": ", s.message()));
   }
   return absl::OkStatus();
 }

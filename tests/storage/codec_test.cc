@@ -217,6 +217,56 @@ std::vector<std::vector<double>> FloatCases(std::mt19937_64& rng, size_t n) {
   return cases;
 }
 
+// An int64 block read as runs of equal values gives what grouping its decoded rows gives:
+// sorted series ids (long runs: constant groups read without expansion), regular timestamps
+// (order 2), arbitrary values, constants, every size, kDelta and kPlain.
+TEST(Int64Codec, DecodesRunsOfEqualValues) {
+  std::mt19937_64 rng(37);
+  auto expect_runs = [](const std::vector<int64_t>& v, const std::string& buf, Encoding e) {
+    std::vector<ValueRun> runs;
+    ASSERT_TRUE(DecodeValueRuns(buf, e, v.size(), &runs).ok());
+    std::vector<int64_t> back;
+    uint32_t next = 0;
+    for (size_t r = 0; r < runs.size(); ++r) {
+      ASSERT_EQ(runs[r].begin, next);
+      ASSERT_GT(runs[r].length, 0u);
+      if (r > 0) {
+        ASSERT_NE(runs[r].value, runs[r - 1].value);
+      }
+      back.insert(back.end(), runs[r].length, runs[r].value);
+      next += runs[r].length;
+    }
+    ASSERT_EQ(back, v);
+  };
+  for (size_t n : Sizes()) {
+    std::vector<std::vector<int64_t>> cases = IntCases(rng, n);
+    std::vector<int64_t> ids;
+    int64_t id = static_cast<int64_t>(rng() % 1000);
+    while (ids.size() < n) {
+      const size_t len = std::min<size_t>(n - ids.size(), 1 + rng() % 3000);
+      ids.insert(ids.end(), len, id);
+      id += 1 + static_cast<int64_t>(rng() % 5);
+    }
+    cases.push_back(ids);
+    cases.push_back(std::vector<int64_t>(n, -7));
+    for (const auto& c : cases) {
+      for (Encoding e : {Encoding::kDelta, Encoding::kPlain}) {
+        std::string buf;
+        ASSERT_EQ(EncodeColumn(Col(c), 0, c.size(), e, &buf), e);
+        expect_runs(c, buf, e);
+      }
+    }
+  }
+  // Malformed blocks are DataLoss, as DecodeColumn reports them.
+  std::string buf;
+  std::vector<int64_t> ids(1000, 5);
+  EncodeColumn(Col(ids), 0, ids.size(), Encoding::kDelta, &buf);
+  std::vector<ValueRun> runs;
+  EXPECT_EQ(DecodeValueRuns(buf, Encoding::kDelta, 999, &runs).code(), absl::StatusCode::kDataLoss);
+  EXPECT_EQ(DecodeValueRuns(buf.substr(0, buf.size() / 2), Encoding::kDelta, 1000, &runs).code(),
+            absl::StatusCode::kDataLoss);
+}
+
 TEST(Float64Codec, RoundTripsBitExactly) {
   std::mt19937_64 rng(4);
   for (size_t n : Sizes()) {
