@@ -12,6 +12,7 @@
 #include "app/commands.h"
 #include "app/storage_metrics.h"
 #include "common/clock.h"
+#include "common/lock_file.h"
 #include "common/logging.h"
 #include "google/protobuf/stubs/logging.h"
 #include "http/http_server.h"
@@ -70,6 +71,9 @@ int RunServe(const ServerConfig& config) {
   std::error_code ec;
   fs::create_directories(config.data_dir, ec);
   if (ec) return Fail(absl::StrCat("cannot create data dir ", config.data_dir, ": ", ec.message()));
+  // One server per data dir, held until this function returns (or the process dies).
+  auto data_dir_lock = LockFile::Acquire(fs::path(config.data_dir) / "LOCK");
+  if (!data_dir_lock.ok()) return Fail(std::string(data_dir_lock.status().message()));
   OBX_LOG_INFO("observex {} starting; data dir {}", OBX_VERSION_STRING,
                fs::absolute(config.data_dir).string());
 
