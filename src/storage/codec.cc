@@ -13,6 +13,7 @@
 #include <vector>
 
 #include "absl/container/flat_hash_map.h"
+#include "absl/container/inlined_vector.h"
 #include "absl/strings/str_cat.h"
 #include "storage/bits.h"
 
@@ -183,6 +184,26 @@ absl::Status DecodeDeltaBody(const char** pp, const char* end, size_t n, Emit&& 
   return absl::OkStatus();
 }
 
+// Steps over the groups of a packed stream of n values from value `from` on (a group
+// boundary): each group a varint base (when `with_base`), `u8 width` and the packed bits.
+absl::Status SkipGroups(const char** pp, const char* end, size_t n, size_t from, size_t group,
+                        bool with_base, std::string_view name) {
+  const char* p = *pp;
+  uint64_t z;
+  for (size_t g = from; g < n; g += group) {
+    const size_t k = std::min(n - g, group);
+    if (with_base && !GetVarint(&p, end, &z)) return Malformed(name, "truncated group base");
+    if (p >= end) return Malformed(name, "truncated group width");
+    const int width = static_cast<uint8_t>(*p++);
+    if (width > 64) return Malformed(name, absl::StrCat("bit width ", width));
+    const size_t bytes = bits::PackedBytes(k, width);
+    if (static_cast<size_t>(end - p) < bytes) return Malformed(name, "truncated group");
+    p += bytes;
+  }
+  *pp = p;
+  return absl::OkStatus();
+}
+
 // Steps over a stream of n values without decoding it: `u8 order`, `order` varint seeds,
 // then groups of `group` values, each with a varint base (when `with_base`), `u8 width` and
 // the packed bits. The body of a kDelta stream (groups of 128, no base) and a
@@ -200,18 +221,8 @@ absl::Status SkipPackedGroups(const char** pp, const char* end, size_t n, size_t
   for (int i = 0; i < order; ++i) {
     if (!GetVarint(&p, end, &z)) return Malformed(name, "truncated first values");
   }
-  for (size_t g = order; g < n; g += group) {
-    const size_t k = std::min(n - g, group);
-    if (with_base && !GetVarint(&p, end, &z)) return Malformed(name, "truncated group base");
-    if (p >= end) return Malformed(name, "truncated group width");
-    const int width = static_cast<uint8_t>(*p++);
-    if (width > 64) return Malformed(name, absl::StrCat("bit width ", width));
-    const size_t bytes = bits::PackedBytes(k, width);
-    if (static_cast<size_t>(end - p) < bytes) return Malformed(name, "truncated group");
-    p += bytes;
-  }
   *pp = p;
-  return absl::OkStatus();
+  return SkipGroups(pp, end, n, order, group, with_base, name);
 }
 
 absl::Status SkipDeltaBody(const char** pp, const char* end, size_t n) {
@@ -506,8 +517,8 @@ void EncodeFor(const int64_t* v, size_t n, std::string* out) {
 // Decodes a frame-of-reference stream of n >= 1 values into dst, calling done(from, count)
 // after each slice dst[from, from + count) is final, so the caller can convert it while it is
 // still in the L1 cache.
-// With limit < n, stops once the first `limit` values are decoded (*pp is then not advanced
-// past the stream; the caller must not read on).
+// With limit < n, stops decoding once the first `limit` values are decoded and steps over the
+// rest.
 template <typename Done>
 absl::Status DecodeFor(const char** pp, const char* end, size_t n, int64_t* dst, Done&& done,
                        size_t limit = SIZE_MAX) {
@@ -562,7 +573,11 @@ absl::Status DecodeFor(const char** pp, const char* end, size_t n, int64_t* dst,
         break;
     }
     done(g, k);
-    if (limit < n && g + k >= limit) return absl::OkStatus();
+    if (limit < n && g + k >= limit) {
+      // The rest is not wanted: step over its groups.
+      *pp = p;
+      return SkipGroups(pp, end, n, g + k, kForGroup, /*with_base=*/true, "segmented");
+    }
   }
   *pp = p;
   return absl::OkStatus();
@@ -707,8 +722,31 @@ enum FloatRun : uint8_t {
   kFloatDecimalVsPrev = 3,  // u8 e, frame-of-reference stream of m - the previous run's m
   kFloatXor = 4,            // a kGorilla bit stream without its count (written before v5)
   kFloatBitDelta = 5,       // frame-of-reference stream of the bit patterns as int64
-  kFloatXorSized = 6,       // varint byte length, then a kFloatXor body: skippable
+  kFloatXorSized = 6,       // XOR bits in segments a reader can step over or start at
 };
+
+// Values per segment of a kFloatXorSized run: a read of a run's last minutes decodes at most
+// this many values before them. Each segment after the first costs ~10 bytes (its first
+// value in full, a new window, a byte boundary, its offset): ~0.04 bytes a value.
+constexpr size_t kXorSegmentValues = 256;
+
+// kFloatXorSized body: `varint bytes` (of the rest), `varint k` (values per segment, 0 for
+// one segment), then for each segment after the first `varint offset` of its first byte from
+// the first segment's, then the segments: kGorilla bit streams (without their counts) of k
+// values each (the last of what is left), each starting afresh on a byte boundary.
+void EncodeXorSegments(const double* v, size_t n, std::string* scratch, std::string* out) {
+  const size_t k = n > kXorSegmentValues ? kXorSegmentValues : 0;
+  scratch->clear();
+  std::string head;
+  PutVarint(&head, k);
+  for (size_t at = 0; at < n; at += k == 0 ? n : k) {
+    if (at > 0) PutVarint(&head, scratch->size());
+    EncodeGorillaBody(v + at, std::min(n - at, k == 0 ? n : k), scratch);
+  }
+  PutVarint(out, head.size() + scratch->size());
+  out->append(head);
+  out->append(*scratch);
+}
 
 // A decimal run costing more bytes per value than this also tries the full-precision
 // sub-encodings (XOR and bit-pattern differences), which only win on values with long
@@ -870,12 +908,8 @@ void EncodeSegmentedFloat(const double* v, const std::vector<uint32_t>& runs, st
       // The XOR bit stream decodes one value at a time, several times slower than the packed
       // groups of the others: it has to save more than a little to be chosen.
       s.b.clear();
-      std::string& body = s.xor_body;
-      body.clear();
-      EncodeGorillaBody(r, len, &body);
       s.b.push_back(static_cast<char>(kFloatXorSized));
-      PutVarint(&s.b, body.size());
-      s.b.append(body);
+      EncodeXorSegments(r, len, &s.xor_body, &s.b);
       if (s.b.size() + s.b.size() / kXorMinSavingDivisor < s.a.size()) {
         s.a.swap(s.b);
         decimal = false;
@@ -997,22 +1031,27 @@ struct RunRecord {
   bool complete = false;
 };
 
-// The run loop shared by int64 and float64 segmented blocks. Runs wholly outside `window`
-// are stepped over (Skip) instead of decoded; runs after it are not read at all (then
-// *stopped_early is set and *p is not at the end of the block). A run that refers to its
-// predecessor (Dependent) whose values were not all decoded first has the chain of runs it
-// depends on decoded in full, from the last run that refers to none.
+// The run loop shared by int64 and float64 segmented blocks. `windows` (sorted, disjoint;
+// empty: every row) are the rows wanted. Runs outside them are stepped over (Skip) instead of
+// decoded; runs after the last are not read at all (then *stopped_early is set and *p is not
+// at the end of the block). A run that refers to its predecessor (Dependent) whose values
+// were not all decoded first has the chain of runs it depends on decoded in full, from the
+// last run that refers to none.
 // Runs::Decode(kind, &p, end, at, len, prev_len, from, to) decodes rows [from, to) of the run
-// (it may decode more); Runs::Skip(kind, &p, end, at, len) steps over its body.
+// (it may decode more) and leaves *p after the run's body; Runs::Skip(kind, &p, end, at, len)
+// steps over its body.
 template <typename Runs>
 absl::Status DecodeRuns(const char** p, const char* end, const std::vector<uint32_t>& runs,
-                        RowWindow window, Runs& d, bool* stopped_early) {
+                        std::span<const RowWindow> windows, Runs& d, bool* stopped_early) {
+  static constexpr RowWindow kAll[] = {RowWindow{}};
+  if (windows.empty()) windows = kAll;
   std::vector<RunRecord> done;
   done.reserve(runs.size());
-  size_t at = 0;
+  size_t at = 0, wi = 0;  // windows[wi] is the first that does not end before `at`
   for (size_t ri = 0; ri < runs.size(); ++ri) {
     const size_t len = runs[ri];
-    if (at >= window.end) {
+    while (wi < windows.size() && windows[wi].end <= at) ++wi;
+    if (wi == windows.size()) {
       *stopped_early = true;
       return absl::OkStatus();
     }
@@ -1023,7 +1062,7 @@ absl::Status DecodeRuns(const char** p, const char* end, const std::vector<uint3
     rec.at = at;
     rec.len = len;
     const size_t prev_len = ri > 0 ? runs[ri - 1] : 0;
-    if (at + len <= window.begin) {
+    if (at + len <= windows[wi].begin) {
       if (auto s = d.Skip(rec.kind, p, end, at, len); !s.ok()) return s;
     } else {
       if (Runs::Dependent(rec.kind) && ri > 0 && !done.back().complete) {
@@ -1037,14 +1076,13 @@ absl::Status DecodeRuns(const char** p, const char* end, const std::vector<uint3
           r.complete = true;
         }
       }
-      const size_t from = window.begin > at ? window.begin - at : 0;
-      const size_t to = std::min(window.end - at, len);
+      // From the first window in the run to the end of the last one in it.
+      size_t last = wi;
+      while (last + 1 < windows.size() && windows[last + 1].begin < at + len) ++last;
+      const size_t from = windows[wi].begin > at ? windows[wi].begin - at : 0;
+      const size_t to = std::min(windows[last].end - at, len);
       if (auto s = d.Decode(rec.kind, p, end, at, len, prev_len, from, to); !s.ok()) return s;
       rec.complete = from == 0 && to == len;
-      if (to < len) {
-        *stopped_early = true;
-        return absl::OkStatus();
-      }
     }
     done.push_back(rec);
     at += len;
@@ -1182,20 +1220,20 @@ class IntRuns {
 
 absl::Status DecodeSegmentedInt(const char** p, const char* end, size_t rows,
                                 std::vector<int64_t>* out,
-                                std::span<const SharedSequence> sequences, RowWindow window,
-                                bool* stopped_early) {
+                                std::span<const SharedSequence> sequences,
+                                std::span<const RowWindow> windows, bool* stopped_early) {
   std::vector<uint32_t> runs;
   if (auto s = ReadRunHeader(p, end, rows, &runs); !s.ok()) return s;
   if (out->size() != rows) out->resize(rows);
   IntRuns d(out->data(), rows, sequences);
-  return DecodeRuns(p, end, runs, window, d, stopped_early);
+  return DecodeRuns(p, end, runs, windows, d, stopped_early);
 }
 
 absl::Status DecodeSegmentedInt(const char** p, const char* end, size_t rows,
                                 std::vector<int64_t>* out,
                                 std::span<const SharedSequence> sequences) {
   bool stopped_early = false;
-  return DecodeSegmentedInt(p, end, rows, out, sequences, RowWindow{}, &stopped_early);
+  return DecodeSegmentedInt(p, end, rows, out, sequences, {}, &stopped_early);
 }
 
 // float64 runs of a segmented block, decoded into dst (the block's rows); mantissas (or bit
@@ -1259,9 +1297,7 @@ class FloatRuns {
       case kFloatXorSized: {
         const char* body_end = nullptr;
         if (auto s = ReadXorSize(p, end, &body_end); !s.ok()) return s;
-        const char* q = *p;
-        if (auto s = DecodeGorillaBody(&q, body_end, to, r); !s.ok()) return s;
-        if (to == len && q != body_end) return Malformed("segmented", "bytes after an XOR run");
+        if (auto s = DecodeXorSegments(*p, body_end, len, from, to, r); !s.ok()) return s;
         *p = body_end;
         return absl::OkStatus();
       }
@@ -1306,6 +1342,43 @@ class FloatRuns {
   }
 
  private:
+  // Values [from, to) of a kFloatXorSized run of len values whose body (after its byte count)
+  // is [p, end): decodes the segments holding them, from the one holding `from`.
+  static absl::Status DecodeXorSegments(const char* p, const char* end, size_t len, size_t from,
+                                        size_t to, double* r) {
+    uint64_t k;
+    if (!GetVarint(&p, end, &k)) return Malformed("segmented", "truncated XOR segment size");
+    if (k == 0 || k >= len) {
+      if (k != 0) return Malformed("segmented", absl::StrCat("XOR segments of ", k, " values"));
+      const char* q = p;
+      if (auto s = DecodeGorillaBody(&q, end, to, r); !s.ok()) return s;
+      if (to == len && q != end) return Malformed("segmented", "bytes after an XOR run");
+      return absl::OkStatus();
+    }
+    const size_t segments = (len + k - 1) / k;
+    // Where each segment starts, from the data's start; the data follows the offsets.
+    absl::InlinedVector<uint64_t, 40> starts(segments, 0);
+    for (size_t i = 1; i < segments; ++i) {
+      if (!GetVarint(&p, end, &starts[i])) return Malformed("segmented", "truncated XOR offsets");
+      if (starts[i] < starts[i - 1]) return Malformed("segmented", "XOR segments out of order");
+    }
+    const size_t first = from / k;
+    const uint64_t data_bytes = static_cast<uint64_t>(end - p);
+    if (starts.back() > data_bytes) return Malformed("segmented", "XOR segment past the run");
+    for (size_t i = first; i < segments && i * k < to; ++i) {
+      const char* seg = p + starts[i];
+      const char* seg_end = i + 1 < segments ? p + starts[i + 1] : end;
+      const size_t count = std::min<size_t>(k, len - i * k);
+      const size_t want = std::min(count, to - i * k);
+      const char* q = seg;
+      if (auto s = DecodeGorillaBody(&q, seg_end, want, r + i * k); !s.ok()) return s;
+      if (want == count && q != seg_end) {
+        return Malformed("segmented", "bytes after an XOR segment");
+      }
+    }
+    return absl::OkStatus();
+  }
+
   static absl::Status ReadXorSize(const char** p, const char* end, const char** body_end) {
     uint64_t bytes;
     if (!GetVarint(p, end, &bytes)) return Malformed("segmented", "truncated XOR run length");
@@ -1322,13 +1395,14 @@ class FloatRuns {
 };
 
 absl::Status DecodeSegmentedFloat(const char** p, const char* end, size_t rows,
-                                  std::vector<double>* out, RowWindow window, bool* stopped_early) {
+                                  std::vector<double>* out, std::span<const RowWindow> windows,
+                                  bool* stopped_early) {
   std::vector<uint32_t> runs;
   if (auto s = ReadRunHeader(p, end, rows, &runs); !s.ok()) return s;
   if (out->size() != rows) out->resize(rows);
   const auto ints = std::make_unique_for_overwrite<int64_t[]>(rows);
   FloatRuns d(out->data(), ints.get());
-  return DecodeRuns(p, end, runs, window, d, stopped_early);
+  return DecodeRuns(p, end, runs, windows, d, stopped_early);
 }
 
 // ---------------------------------------------------------------------------------------
@@ -1626,7 +1700,7 @@ absl::Status DecodeValueRuns(std::string_view in, Encoding encoding, size_t rows
 
 absl::Status DecodeColumn(std::string_view in, ColumnType type, Encoding encoding, size_t rows,
                           Column* out, std::span<const SharedSequence> sequences,
-                          RowWindow window) {
+                          std::span<const RowWindow> windows) {
   bool stopped_early = false;
   if (!EncodingFits(encoding, type)) {
     return absl::InvalidArgumentError(absl::StrCat("encoding ", static_cast<int>(encoding),
@@ -1641,7 +1715,7 @@ absl::Status DecodeColumn(std::string_view in, ColumnType type, Encoding encodin
     case ColumnType::kInt64: {
       auto* v = &std::get<0>(*out);
       if (encoding == Encoding::kSegmented) {
-        s = DecodeSegmentedInt(&p, end, rows, v, sequences, window, &stopped_early);
+        s = DecodeSegmentedInt(&p, end, rows, v, sequences, windows, &stopped_early);
       } else {
         s = encoding == Encoding::kPlain ? DecodePlainInt(&p, end, rows, v)
                                          : DecodeDelta(&p, end, rows, v);
@@ -1658,7 +1732,7 @@ absl::Status DecodeColumn(std::string_view in, ColumnType type, Encoding encodin
           s = DecodeGorilla(&p, end, rows, v);
           break;
         case Encoding::kSegmented:
-          s = DecodeSegmentedFloat(&p, end, rows, v, window, &stopped_early);
+          s = DecodeSegmentedFloat(&p, end, rows, v, windows, &stopped_early);
           break;
         default:
           s = DecodeDecimal(&p, end, rows, v);

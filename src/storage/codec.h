@@ -125,13 +125,14 @@ struct RowWindow {
 // DataLoss when the bytes are malformed or hold another row count; InvalidArgument when
 // `encoding` does not fit `type`. `sequences` are the part's shared sequences, which runs of
 // kSegmented int64 blocks may refer to (a reference to a missing one is malformed).
-// With a window, *out still holds `rows` values but only those in the window are decoded
-// (the others are unspecified): kSegmented blocks step over the runs outside it (and stop
-// reading after it), so a read of one series' last minutes decodes that series' run up to
-// them instead of the whole block. Other encodings decode every row.
+// With windows (sorted, disjoint), *out still holds `rows` values but only those in the
+// windows are decoded (the others are unspecified): kSegmented blocks step over the runs
+// outside them (and stop reading after the last), so a read of one series' last minutes
+// decodes that series' run up to them, from the XOR segment or packed group holding them,
+// instead of the whole block. Other encodings decode every row. No windows: every row.
 absl::Status DecodeColumn(std::string_view in, ColumnType type, Encoding encoding, size_t rows,
                           Column* out, std::span<const SharedSequence> sequences = {},
-                          RowWindow window = {});
+                          std::span<const RowWindow> windows = {});
 
 // A stretch of equal values in an int64 block: rows [begin, begin + length).
 struct ValueRun {

@@ -816,6 +816,7 @@ struct BatchDecoder {
     size_t begin, end;
   };
   std::vector<WantedRun> wanted_runs;       // of the block being read
+  std::vector<RowWindow> windows;           // rows of it to decode
   std::vector<query::SamplePoint> scratch;  // the transform's
 
   // Roughly: the pooled columns hold a block each.
@@ -847,29 +848,26 @@ struct BatchDecoder {
       }
     }
     if (wanted_runs.empty()) return absl::OkStatus();
+    windows.clear();
+    for (const WantedRun& run : wanted_runs) windows.push_back({run.begin, run.end});
     Column* tc = NextColumn();
-    if (auto s = part.ReadBlock(sel.time_col, block, ctx, tc,
-                                RowWindow{wanted_runs.front().begin, wanted_runs.back().end});
-        !s.ok()) {
-      return s;
-    }
+    if (auto s = part.ReadBlock(sel.time_col, block, ctx, tc, windows); !s.ok()) return s;
     const int64_t* times = std::get<0>(*tc).data();
     // A run is one series in time order: its stretch inside the range is found by bisection
     // instead of a test per row.
     const size_t segments_before = segments.size();
-    RowWindow value_rows{SIZE_MAX, 0};
+    windows.clear();
     for (const WantedRun& run : wanted_runs) {
       const int64_t* a = std::lower_bound(times + run.begin, times + run.end, sel.mint);
       const int64_t* z = std::upper_bound(a, times + run.end, sel.maxt);
       if (a == z) continue;
       segments.push_back({run.id, static_cast<uint32_t>(z - a), a, nullptr});
-      value_rows.begin = std::min(value_rows.begin, static_cast<size_t>(a - times));
-      value_rows.end = std::max(value_rows.end, static_cast<size_t>(z - times));
+      windows.push_back({static_cast<size_t>(a - times), static_cast<size_t>(z - times)});
     }
     const size_t kept = segments.size();
     if (kept == segments_before) return absl::OkStatus();
     Column* vc = NextColumn();
-    if (auto s = part.ReadBlock(sel.value_col, block, ctx, vc, value_rows); !s.ok()) return s;
+    if (auto s = part.ReadBlock(sel.value_col, block, ctx, vc, windows); !s.ok()) return s;
     const double* values = std::get<1>(*vc).data();
     for (size_t si = segments_before; si < kept; ++si) {
       segments[si].values = values + (segments[si].times - times);
@@ -1056,6 +1054,10 @@ BufferPool<BatchDecoder>& DecoderPool() {
 // beyond the one being read, so memory stays bounded by the batch size however large the
 // selection; the reader decodes a batch itself when no worker has started it, and a small
 // selection entirely.
+// Below this many rows to read (by the blocks' time spans) a selection is decoded without
+// worker threads: about a millisecond of decoding.
+constexpr double kMinRowsForWorkers = 100'000;
+
 class StoredSeriesSet final : public query::SeriesSet {
  public:
   static constexpr size_t kMaxWorkers = 2;
@@ -1272,8 +1274,11 @@ absl::StatusOr<std::unique_ptr<query::SeriesSet>> StoreSeriesSource::Select(
     }
   }
 
-  // Blocks of the parts that may hold the ids, for sizing the batches.
+  // Blocks of the parts that may hold the ids, for sizing the batches, and the rows of them
+  // the range covers (assuming rows spread evenly over a block's time span), for deciding
+  // whether decoding is worth more threads.
   size_t candidate_blocks = 0;
+  double rows_in_range = 0;
   for (PartPtr& p : parts) {
     SampleSelection::PartBlocks pb;
     const auto& blocks = p->reader->manifest().blocks;
@@ -1288,7 +1293,12 @@ absl::StatusOr<std::unique_ptr<query::SeriesSet>> StoreSeriesSource::Select(
       const BlockMeta& m = blocks[b];
       if (m.max_time < mint_ms || m.min_time > maxt_ms) continue;
       auto it = std::lower_bound(ids.begin(), ids.end(), FirstId(m));
-      candidate_blocks += it != ids.end() && *it <= LastId(m);
+      if (it == ids.end() || *it > LastId(m)) continue;
+      ++candidate_blocks;
+      const double span = static_cast<double>(m.max_time - m.min_time) + 1;
+      const double overlap =
+          static_cast<double>(std::min(m.max_time, maxt_ms) - std::max(m.min_time, mint_ms)) + 1;
+      rows_in_range += static_cast<double>(m.rows) * overlap / span;
     }
     pb.part = std::move(p);
     sel->parts.push_back(std::move(pb));
@@ -1312,13 +1322,18 @@ absl::StatusOr<std::unique_ptr<query::SeriesSet>> StoreSeriesSource::Select(
   // it, so workers leave it a core: one fewer than the cores (more would only take turns
   // with the reader, which is the critical path).
   const size_t hw = std::max(1u, std::thread::hardware_concurrency());
-  const size_t workers =
-      batches.size() < 2 ? 0 : std::min({StoredSeriesSet::kMaxWorkers, hw - 1, batches.size()});
+  // A read of few rows (an instant query's minutes of a few series) is decoded by the reader
+  // alone: starting threads would cost more than they save.
+  const bool small = rows_in_range < kMinRowsForWorkers;
+  const size_t workers = small || batches.size() < 2
+                             ? 0
+                             : std::min({StoredSeriesSet::kMaxWorkers, hw - 1, batches.size()});
   // A reader whose transform the workers apply has little to do but wait for them: were it
   // left a core, it would find each batch already started by a worker and the decoding would
   // run on one core.
-  const size_t workers_ahead =
-      batches.size() < 2 ? 0 : std::min({StoredSeriesSet::kMaxWorkers, hw, batches.size()});
+  const size_t workers_ahead = small || batches.size() < 2
+                                   ? 0
+                                   : std::min({StoredSeriesSet::kMaxWorkers, hw, batches.size()});
   sel->ids = std::move(ids);
   return std::make_unique<StoredSeriesSet>(std::move(sel), std::move(batches), workers,
                                            workers_ahead);

@@ -104,9 +104,9 @@ class PartReader {
   // Reads block `block` of column `column` (a manifest/schema column index), verifies its
   // checksum and header against the manifest, decompresses and decodes it into *out.
   // DataLoss naming the column file on any mismatch. `ctx` belongs to the calling thread.
-  // With a window only those rows are decoded (see DecodeColumn; the others are unspecified).
+  // With windows only those rows are decoded (see DecodeColumn; the others are unspecified).
   absl::Status ReadBlock(int column, size_t block, BlockReadContext& ctx, Column* out,
-                         RowWindow window = {}) const;
+                         std::span<const RowWindow> windows = {}) const;
   // Reads an int64 column's block as its runs of equal values (DecodeValueRuns): the series
   // ids of a samples block without expanding them. Same checks and errors as ReadBlock.
   absl::Status ReadBlockRuns(int column, size_t block, BlockReadContext& ctx,

@@ -137,14 +137,14 @@ absl::Status PartReader::LoadBlock(int column, size_t block, BlockReadContext& c
 }
 
 absl::Status PartReader::ReadBlock(int column, size_t block, BlockReadContext& ctx, Column* out,
-                                   RowWindow window) const {
+                                   std::span<const RowWindow> windows) const {
   std::string_view raw;
   if (auto s = LoadBlock(column, block, ctx, &raw); !s.ok()) return s;
   const ColumnMeta& meta = manifest_.columns[column];
   const BlockMeta& blk = manifest_.blocks[block];
   const BlockColumnRef& ref = blk.columns[column];
   if (auto s = DecodeColumn(raw, meta.type, ref.encoding, blk.rows, out, manifest_.time_sequences,
-                            window);
+                            windows);
       !s.ok()) {
     return Corrupt(dir_ / ColumnFileName(meta.name),
                    absl::StrCat("block ", block, ": ", s.message()));

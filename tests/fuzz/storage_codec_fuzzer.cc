@@ -2,7 +2,7 @@
 // MANIFEST parser. The first input byte picks a mode:
 //   0  decode: bytes 1-2 are a row count (little-endian), the rest one encoded block, decoded as
 //      every (column type, encoding) pair, fitting or not, with two shared sequences to refer to,
-//      in full and through three row windows;
+//      in full and through four sets of row windows;
 //   1  round trip: byte 1 a column type, byte 2 the preferred encoding (and, for kSegmented,
 //      how the rows are cut into runs), byte 3 the first row; the rest describes values (see
 //      ReadValues), which are encoded, compressed, decompressed and decoded again;
@@ -140,24 +140,30 @@ void DecodeOne(std::string_view block, ColumnType type, Encoding encoding, size_
     if (!absl::IsInvalidArgument(s)) abort();
     return;
   }
-  // Windows: the middle third, the last row, a window past the end. A windowed decode reads
-  // less of the block, so it may accept what a full one refuses, but never the other way
-  // round, and its rows are the full decode's.
-  const storage::RowWindow windows[] = {
-      {rows / 3, 2 * rows / 3}, {rows ? rows - 1 : 0, rows}, {rows / 2, rows + 5}};
-  for (const storage::RowWindow& w : windows) {
+  // Windows: the middle third; the last row; one past the end; the first and last quarters.
+  // A windowed decode reads less of the block, so it may accept what a full one refuses, but
+  // never the other way round, and its rows are the full decode's.
+  using storage::RowWindow;
+  const std::vector<std::vector<RowWindow>> window_sets = {
+      {{rows / 3, 2 * rows / 3}},
+      {{rows ? rows - 1 : 0, rows}},
+      {{rows / 2, rows + 5}},
+      {{0, rows / 4}, {rows - rows / 4, rows}}};
+  for (const auto& windows : window_sets) {
     Column part = storage::MakeColumn(type);
     const absl::Status ws =
-        storage::DecodeColumn(block, type, encoding, rows, &part, FuzzSequences(), w);
+        storage::DecodeColumn(block, type, encoding, rows, &part, FuzzSequences(), windows);
     if (!ws.ok() && !absl::IsDataLoss(ws)) abort();
     if (!s.ok()) continue;
     if (!ws.ok()) abort();
     CheckShape(part, type, rows);
-    for (size_t i = w.begin; i < std::min(w.end, rows); ++i) {
-      Column a = storage::MakeColumn(type), b = storage::MakeColumn(type);
-      storage::AppendRow(out, i, a);
-      storage::AppendRow(part, i, b);
-      if (!SameColumn(a, b)) abort();
+    for (const RowWindow& w : windows) {
+      for (size_t i = w.begin; i < std::min(w.end, rows); ++i) {
+        Column a = storage::MakeColumn(type), b = storage::MakeColumn(type);
+        storage::AppendRow(out, i, a);
+        storage::AppendRow(part, i, b);
+        if (!SameColumn(a, b)) abort();
+      }
     }
   }
   if (!s.ok()) {
