@@ -1129,7 +1129,7 @@ class IntRuns {
       }
       case kIntCopy:
         if (prev_len != len) return Malformed("segmented", "copy of a run of another length");
-        std::memcpy(r, r - len, len * sizeof(int64_t));
+        std::memcpy(r + from, r - len + from, (to - from) * sizeof(int64_t));
         return absl::OkStatus();
       case kIntShared: {
         uint64_t entry, offset;
@@ -1246,7 +1246,6 @@ class FloatRuns {
 
   absl::Status Decode(int kind, const char** p, const char* end, size_t at, size_t len,
                       size_t prev_len, size_t from, size_t to) {
-    (void)from;
     double* r = dst_ + at;
     int64_t* m = ints_ + at;
     const bool prev_decimal = prev_decimal_;
@@ -1256,7 +1255,7 @@ class FloatRuns {
         if (end - *p < 8) return Malformed("segmented", "truncated constant");
         const double c = std::bit_cast<double>(bits::LoadFixed64(*p));
         *p += 8;
-        std::fill(r, r + len, c);
+        std::fill(r + from, r + to, c);
         return absl::OkStatus();
       }
       case kFloatDecimal:
