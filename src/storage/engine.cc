@@ -806,9 +806,19 @@ struct BatchDecoder {
     const double* values;
   };
   BlockReadContext ctx;
-  std::vector<ValueRun> series_runs;             // of the block being read
-  std::vector<std::unique_ptr<Column>> columns;  // pool; the first `used` hold this batch's
-  size_t used = 0;
+  std::vector<ValueRun> series_runs;  // of the block being read
+  // Pools of decoded time and value columns; the first `used` of each hold this batch's.
+  // Separate, so that a slot always holds the same type and keeps its memory from batch to
+  // batch (a block with nothing in range takes a time column and no value column).
+  struct ColumnPool {
+    std::vector<std::unique_ptr<Column>> columns;
+    size_t used = 0;
+    Column* Next() {
+      if (used == columns.size()) columns.push_back(std::make_unique<Column>());
+      return columns[used++].get();
+    }
+  };
+  ColumnPool time_columns, value_columns;
   std::vector<Segment> segments;
   // The rows [begin, end) of a block holding a wanted series (id: index into the batch's ids).
   struct WantedRun {
@@ -819,12 +829,10 @@ struct BatchDecoder {
   std::vector<RowWindow> windows;           // rows of it to decode
   std::vector<query::SamplePoint> scratch;  // the transform's
 
-  // Roughly: the pooled columns hold a block each.
-  size_t Bytes() const { return (columns.size() + 1) * kDefaultBlockRows * sizeof(int64_t); }
-
-  Column* NextColumn() {
-    if (used == columns.size()) columns.push_back(std::make_unique<Column>());
-    return columns[used++].get();
+  // Roughly: each pooled column holds a block.
+  size_t Bytes() const {
+    return (time_columns.columns.size() + value_columns.columns.size() + 1) * kDefaultBlockRows *
+           sizeof(int64_t);
   }
 
   // Appends the wanted rows of one block to the segments. Only the rows of wanted series
@@ -850,7 +858,7 @@ struct BatchDecoder {
     if (wanted_runs.empty()) return absl::OkStatus();
     windows.clear();
     for (const WantedRun& run : wanted_runs) windows.push_back({run.begin, run.end});
-    Column* tc = NextColumn();
+    Column* tc = time_columns.Next();
     if (auto s = part.ReadBlock(sel.time_col, block, ctx, tc, windows); !s.ok()) return s;
     const int64_t* times = std::get<0>(*tc).data();
     // A run is one series in time order: its stretch inside the range is found by bisection
@@ -866,7 +874,7 @@ struct BatchDecoder {
     }
     const size_t kept = segments.size();
     if (kept == segments_before) return absl::OkStatus();
-    Column* vc = NextColumn();
+    Column* vc = value_columns.Next();
     if (auto s = part.ReadBlock(sel.value_col, block, ctx, vc, windows); !s.ok()) return s;
     const double* values = std::get<1>(*vc).data();
     for (size_t si = segments_before; si < kept; ++si) {
@@ -899,7 +907,7 @@ struct BatchDecoder {
     out->id_end = id_end;
     out->status = absl::OkStatus();
     segments.clear();
-    used = 0;
+    time_columns.used = value_columns.used = 0;
     const int64_t lo = sel.ids[id_begin], hi = sel.ids[id_end - 1];
     const int64_t* ids = sel.ids.data();
     for (size_t p = 0; p < sel.parts.size(); ++p) {
