@@ -736,6 +736,28 @@ class StoreSeriesSource final : public query::SeriesSource {
 int64_t FirstId(const BlockMeta& m) { return std::get<int64_t>(m.first_key[0]); }
 int64_t LastId(const BlockMeta& m) { return std::get<int64_t>(m.last_key[0]); }
 
+// Whether none of a samples block's rows of the wanted ids [it, end) (sorted, the first not
+// below the block's first id) can lie in [mint, maxt], by the sparse index alone: rows are
+// sorted by (series id, time), so the block's first series starts at its first key's time
+// and its last series ends at its last key's time. A series cut by a block edge (most are:
+// a day of 15 s scrapes is 5,760 rows, a block 8,192) is then read from one block, not two.
+bool WantedRowsOutOfRange(const BlockMeta& m, const int64_t* it, const int64_t* end, int64_t mint,
+                          int64_t maxt) {
+  // One series: the block's time range decided already.
+  const int64_t first = FirstId(m), last = LastId(m);
+  if (first == last || m.first_key.size() < 2 || m.last_key.size() < 2) return false;
+  for (; it != end && *it <= last; ++it) {
+    if (*it == first) {
+      if (std::get<int64_t>(m.first_key[1]) <= maxt) return false;
+    } else if (*it == last) {
+      if (std::get<int64_t>(m.last_key[1]) >= mint) return false;
+    } else {
+      return false;  // a series wholly inside the block: its times are not in the index
+    }
+  }
+  return true;
+}
+
 // What one Select reads: the ids asked for (ascending), the parts overlapping the range
 // (oldest first) with their blocks' id ranges, and the head's samples of those ids taken at
 // the same moment (the head is small and is read once, up front). Immutable once built,
@@ -922,6 +944,7 @@ struct BatchDecoder {
         if (blocks[b].max_time < sel.mint || blocks[b].min_time > sel.maxt) continue;
         const int64_t* it = std::lower_bound(ids + id_begin, ids + id_end, FirstId(blocks[b]));
         if (it == ids + id_end || *it > LastId(blocks[b])) continue;
+        if (WantedRowsOutOfRange(blocks[b], it, ids + id_end, sel.mint, sel.maxt)) continue;
         const size_t segments_before = segments.size();
         absl::Status s = ReadBlock(sel, reader, b, id_begin, id_end);
         if (s.ok()) continue;

@@ -295,6 +295,38 @@ TEST(StoreSelect, TransformAppliedAheadSeesEachSeriesSamplesExactly) {
   EXPECT_FALSE((*late)->ApplyAhead(nullptr));
 }
 
+// Short reads (instant queries, a few minutes of range) skip the blocks whose rows of the
+// wanted series the sparse index places outside the range, read the rest through row windows,
+// and decode small selections without threads: at every moment of the data, for one series
+// or all, the answers are the in-memory source's exactly. (Blocks of 64 rows: every series is
+// cut by many block edges.)
+TEST(StoreSelect, ShortReadsAgreeWithTheInMemorySource) {
+  testing::TempDir dir;
+  auto store = OpenEmbeddedStore(Options(dir.path()));
+  ASSERT_TRUE(store.ok()) << store.status();
+  const std::vector<int64_t> ids = Resolve(**store);
+  query::InMemorySeriesSource mem;
+  LoadCounters(**store, ids, mem);
+  auto source = (*store)->Series(Scope());
+  query::promql::Engine engine;
+  size_t points = 0;
+  for (int64_t t = kT0 - 60'000; t < kT0 + 3 * 3'600'000 + 600'000; t += 137'000) {
+    for (const char* q : {"m", "m{instance=\"i7\"}", "count_over_time(m[1m])",
+                          "last_over_time(m{job=\"j1\"}[40s])", "sum by (job) (m)"}) {
+      auto want = engine.InstantQuery(mem, q, t);
+      auto got = engine.InstantQuery(*source, q, t);
+      ASSERT_TRUE(want.ok() && got.ok()) << q << " at " << t;
+      query::promql::ExpectSameResult(*got, *want, q);
+      for (const auto& w : want->series) points += w.points.size();
+    }
+    auto want = engine.RangeQuery(mem, "m", t, t + 120'000, 15'000);
+    auto got = engine.RangeQuery(*source, "m", t, t + 120'000, 15'000);
+    ASSERT_TRUE(want.ok() && got.ok()) << t;
+    query::promql::ExpectSameResult(*got, *want, "m over 2 minutes");
+  }
+  EXPECT_GT(points, 10'000u);
+}
+
 // rate/increase/delta evaluated on the storage's decoding threads give what the evaluator
 // computes itself from the in-memory source holding the same samples, to the bit, including
 // the sample budget's refusal.
