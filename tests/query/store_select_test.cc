@@ -235,6 +235,25 @@ void LoadCounters(Store& store, const std::vector<int64_t>& ids, query::InMemory
   }
 }
 
+// A store and an in-memory source holding the same counters (LoadCounters), and the store's
+// series source.
+struct LoadedCounters {
+  testing::TempDir dir;
+  std::unique_ptr<Store> store;
+  std::vector<int64_t> ids;
+  query::InMemorySeriesSource mem;
+  std::unique_ptr<query::SeriesSource> source;
+};
+void LoadBoth(LoadedCounters* l) {
+  auto store = OpenEmbeddedStore(Options(l->dir.path()));
+  ASSERT_TRUE(store.ok()) << store.status();
+  l->store = std::move(*store);
+  l->ids = Resolve(*l->store);
+  ASSERT_EQ(l->ids.size(), static_cast<size_t>(kSeries));
+  LoadCounters(*l->store, l->ids, l->mem);
+  l->source = l->store->Series(Scope());
+}
+
 // Copies each series' samples and appends {stale flag, sample count}: what a worker saw.
 class CopyTransform final : public query::SeriesTransform {
  public:
@@ -301,13 +320,10 @@ TEST(StoreSelect, TransformAppliedAheadSeesEachSeriesSamplesExactly) {
 // or all, the answers are the in-memory source's exactly. (Blocks of 64 rows: every series is
 // cut by many block edges.)
 TEST(StoreSelect, ShortReadsAgreeWithTheInMemorySource) {
-  testing::TempDir dir;
-  auto store = OpenEmbeddedStore(Options(dir.path()));
-  ASSERT_TRUE(store.ok()) << store.status();
-  const std::vector<int64_t> ids = Resolve(**store);
-  query::InMemorySeriesSource mem;
-  LoadCounters(**store, ids, mem);
-  auto source = (*store)->Series(Scope());
+  LoadedCounters l;
+  ASSERT_NO_FATAL_FAILURE(LoadBoth(&l));
+  const query::InMemorySeriesSource& mem = l.mem;
+  const query::SeriesSource* source = l.source.get();
   query::promql::Engine engine;
   size_t points = 0;
   for (int64_t t = kT0 - 60'000; t < kT0 + 3 * 3'600'000 + 600'000; t += 137'000) {
@@ -331,13 +347,10 @@ TEST(StoreSelect, ShortReadsAgreeWithTheInMemorySource) {
 // computes itself from the in-memory source holding the same samples, to the bit, including
 // the sample budget's refusal.
 TEST(StoreSelect, RangeFunctionsEvaluatedAheadAgreeWithTheInMemorySource) {
-  testing::TempDir dir;
-  auto store = OpenEmbeddedStore(Options(dir.path()));
-  ASSERT_TRUE(store.ok()) << store.status();
-  const std::vector<int64_t> ids = Resolve(**store);
-  query::InMemorySeriesSource mem;
-  LoadCounters(**store, ids, mem);
-  auto source = (*store)->Series(Scope());
+  LoadedCounters l;
+  ASSERT_NO_FATAL_FAILURE(LoadBoth(&l));
+  const query::InMemorySeriesSource& mem = l.mem;
+  const query::SeriesSource* source = l.source.get();
 
   query::promql::Engine engine;
   const int64_t start = kT0 + 240'000, end = kT0 + 3 * 3'600'000, step = 60'000;
