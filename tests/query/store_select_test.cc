@@ -322,21 +322,20 @@ TEST(StoreSelect, TransformAppliedAheadSeesEachSeriesSamplesExactly) {
 TEST(StoreSelect, ShortReadsAgreeWithTheInMemorySource) {
   LoadedCounters l;
   ASSERT_NO_FATAL_FAILURE(LoadBoth(&l));
-  const query::InMemorySeriesSource& mem = l.mem;
-  const query::SeriesSource* source = l.source.get();
+  const auto& [mem, source] = std::tie(l.mem, *l.source);
   query::promql::Engine engine;
   size_t points = 0;
   for (int64_t t = kT0 - 60'000; t < kT0 + 3 * 3'600'000 + 600'000; t += 137'000) {
     for (const char* q : {"m", "m{instance=\"i7\"}", "count_over_time(m[1m])",
                           "last_over_time(m{job=\"j1\"}[40s])", "sum by (job) (m)"}) {
       auto want = engine.InstantQuery(mem, q, t);
-      auto got = engine.InstantQuery(*source, q, t);
+      auto got = engine.InstantQuery(source, q, t);
       ASSERT_TRUE(want.ok() && got.ok()) << q << " at " << t;
       query::promql::ExpectSameResult(*got, *want, q);
       for (const auto& w : want->series) points += w.points.size();
     }
     auto want = engine.RangeQuery(mem, "m", t, t + 120'000, 15'000);
-    auto got = engine.RangeQuery(*source, "m", t, t + 120'000, 15'000);
+    auto got = engine.RangeQuery(source, "m", t, t + 120'000, 15'000);
     ASSERT_TRUE(want.ok() && got.ok()) << t;
     query::promql::ExpectSameResult(*got, *want, "m over 2 minutes");
   }
@@ -349,8 +348,7 @@ TEST(StoreSelect, ShortReadsAgreeWithTheInMemorySource) {
 TEST(StoreSelect, RangeFunctionsEvaluatedAheadAgreeWithTheInMemorySource) {
   LoadedCounters l;
   ASSERT_NO_FATAL_FAILURE(LoadBoth(&l));
-  const query::InMemorySeriesSource& mem = l.mem;
-  const query::SeriesSource* source = l.source.get();
+  const auto& [mem, source] = std::tie(l.mem, *l.source);
 
   query::promql::Engine engine;
   const int64_t start = kT0 + 240'000, end = kT0 + 3 * 3'600'000, step = 60'000;
@@ -360,7 +358,7 @@ TEST(StoreSelect, RangeFunctionsEvaluatedAheadAgreeWithTheInMemorySource) {
         std::string("delta(m[7m] offset 3m)"), std::string("sum by (job) (rate(m[5m]))"),
         "rate(m[5m] @ " + at + ")", std::string("increase(m[1h])")}) {
     auto want = engine.RangeQuery(mem, q, start, end, step);
-    auto got = engine.RangeQuery(*source, q, start, end, step);
+    auto got = engine.RangeQuery(source, q, start, end, step);
     ASSERT_TRUE(want.ok()) << q << ": " << want.status();
     ASSERT_TRUE(got.ok()) << q << ": " << got.status();
     query::promql::ExpectSameResult(*got, *want, q);
@@ -376,7 +374,7 @@ TEST(StoreSelect, RangeFunctionsEvaluatedAheadAgreeWithTheInMemorySource) {
                         "max without (instance) (rate(m[5m]))", "count by (job) (rate(m[1m]))",
                         "sum(rate(m{job=~\"j0|j1\"}[5m]))"}) {
     auto want = engine.RangeQuery(mem, q, start, end, step);
-    auto got = engine.RangeQuery(*source, q, start, end, step);
+    auto got = engine.RangeQuery(source, q, start, end, step);
     ASSERT_TRUE(want.ok()) << q << ": " << want.status();
     ASSERT_TRUE(got.ok()) << q << ": " << got.status();
     ASSERT_FALSE(want->series.empty()) << q;
@@ -386,7 +384,7 @@ TEST(StoreSelect, RangeFunctionsEvaluatedAheadAgreeWithTheInMemorySource) {
   query::promql::EngineOptions small;
   small.max_samples = 5'000;
   query::promql::Engine limited(small);
-  auto refused = limited.RangeQuery(*source, "rate(m[5m])", start, end, step);
+  auto refused = limited.RangeQuery(source, "rate(m[5m])", start, end, step);
   ASSERT_FALSE(refused.ok());
   EXPECT_EQ(refused.status().code(), absl::StatusCode::kResourceExhausted);
 }

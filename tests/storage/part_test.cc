@@ -651,22 +651,21 @@ TEST(Manifest, RejectsOtherFormatVersionsByName) {
   const ColumnBatch rows = testing::RandomRows(SpansSchema(), rng, 50, kDay);
   auto m = WritePart(dir.path(), SpansSchema(), rows, Options("p", 40));
   ASSERT_TRUE(m.ok());
-  std::string bytes = EncodeManifest(*m);
-  const uint32_t old_version = 3;
-  std::memcpy(bytes.data() + 4, &old_version, 4);
-  const uint32_t crc = wal::crc32c::Value(bytes.data(), bytes.size() - 4);
-  std::memcpy(bytes.data() + bytes.size() - 4, &crc, 4);
-  auto d = DecodeManifest(bytes);
+  // The manifest as another version would write it (version field and crc32c rewritten).
+  const auto with_version = [&](uint32_t version) {
+    std::string bytes = EncodeManifest(*m);
+    std::memcpy(bytes.data() + 4, &version, 4);
+    const uint32_t crc = wal::crc32c::Value(bytes.data(), bytes.size() - 4);
+    std::memcpy(bytes.data() + bytes.size() - 4, &crc, 4);
+    return bytes;
+  };
+  auto d = DecodeManifest(with_version(3));
   ASSERT_EQ(d.status().code(), absl::StatusCode::kDataLoss);
   EXPECT_NE(d.status().message().find("format version 3"), std::string_view::npos) << d.status();
   EXPECT_NE(d.status().message().find("reads versions 4 to 5"), std::string_view::npos)
       << d.status();
   // A newer version than this build writes is refused the same way.
-  const uint32_t new_version = 6;
-  std::memcpy(bytes.data() + 4, &new_version, 4);
-  const uint32_t new_crc = wal::crc32c::Value(bytes.data(), bytes.size() - 4);
-  std::memcpy(bytes.data() + bytes.size() - 4, &new_crc, 4);
-  auto newer = DecodeManifest(bytes);
+  auto newer = DecodeManifest(with_version(6));
   ASSERT_EQ(newer.status().code(), absl::StatusCode::kDataLoss);
   EXPECT_NE(newer.status().message().find("format version 6"), std::string_view::npos)
       << newer.status();

@@ -982,18 +982,23 @@ absl::StatusOr<Matrix> Evaluator::EvalRangeFunction(const Call& c, size_t matrix
       }
     }
   };
+  // Passes one series' result to the sink: its points are counted while the sink holds them.
+  auto to_sink = [&](const Labels& metric, bool drop_name, auto points) -> absl::Status {
+    if (points.empty()) return absl::OkStatus();
+    const auto n = static_cast<int64_t>(points.size());
+    OBX_RETURN_IF_ERROR(ctx_->AddSamples(n));
+    check_counter_name(metric);
+    const absl::Status added = sink->Add(metric, drop_name, points);
+    ctx_->ReleaseSamples(n);
+    return added;
+  };
   // Keeps one series' result (or passes it to the sink): accounts for its points and notes a
   // name that is not a counter's.
   auto finish = [&](Series s) -> absl::Status {
+    if (sink != nullptr) return to_sink(s.metric, s.drop_name, absl::Span<const Point>(s.points));
     if (s.points.empty()) return absl::OkStatus();
-    const auto n = static_cast<int64_t>(s.points.size());
-    OBX_RETURN_IF_ERROR(ctx_->AddSamples(n));
+    OBX_RETURN_IF_ERROR(ctx_->AddSamples(static_cast<int64_t>(s.points.size())));
     check_counter_name(s.metric);
-    if (sink != nullptr) {
-      const absl::Status added = sink->Add(s.metric, s.drop_name, s.points);
-      ctx_->ReleaseSamples(n);
-      return added;
-    }
     out.push_back(std::move(s));
     return absl::OkStatus();
   };
@@ -1129,18 +1134,9 @@ absl::StatusOr<Matrix> Evaluator::EvalRangeFunction(const Call& c, size_t matrix
         const auto result = set->transformed();
         if (sink != nullptr) {
           // Straight from the source's buffer: no copy of the points.
-          if (!result.empty()) {
-            const auto n = static_cast<int64_t>(result.size());
-            OBX_RETURN_IF_ERROR(ctx_->AddSamples(n));
-            check_counter_name(set->labels());
-            const absl::Status added = sink->Add(set->labels(), true, result);
-            ctx_->ReleaseSamples(n);
-            if (!added.ok()) {
-              ctx_->ReleaseSamples(held);
-              return added;
-            }
-          }
+          const absl::Status added = to_sink(set->labels(), true, result);
           ctx_->ReleaseSamples(held);
+          OBX_RETURN_IF_ERROR(added);
           continue;
         }
         Series s;
