@@ -76,12 +76,13 @@ Setting Duration(const char* key, uint64_t ServerConfig::*field, const char* hel
 
 // A string that may be empty (a feature turned off).
 Setting OptionalStr(const char* key, std::string ServerConfig::*field, const char* help) {
-  return {key, help,
-          [=](ServerConfig& c, const std::string& v) -> absl::Status {
-            c.*field = v;
-            return absl::OkStatus();
-          },
-          [=](const ServerConfig& c) { return (c.*field).empty() ? std::string("\"\"") : c.*field; }};
+  return {
+      key, help,
+      [=](ServerConfig& c, const std::string& v) -> absl::Status {
+        c.*field = v;
+        return absl::OkStatus();
+      },
+      [=](const ServerConfig& c) { return (c.*field).empty() ? std::string("\"\"") : c.*field; }};
 }
 
 Setting List(const char* key, std::vector<std::string> ServerConfig::*field, const char* help) {
@@ -186,6 +187,10 @@ const std::vector<Setting>& Settings() {
            "Background merges keep each (tenant, table, day) at about this many parts."),
       Uint("storage_merge_bytes_per_second", &ServerConfig::storage_merge_bytes_per_second,
            "Throttle for background merges, so ingest keeps priority. 0 = unthrottled.", true),
+      Uint("storage_block_cache_bytes", &ServerConfig::storage_block_cache_bytes,
+           "Decompressed part blocks kept in memory for short reads (instant queries, a few "
+           "series over minutes), which dashboards repeat; long reads bypass it. 0 = off.",
+           true),
       List("promote_resource_attributes", &ServerConfig::promote_resource_attributes,
            "Comma-separated resource attribute keys copied as labels onto every metric "
            "series of that resource (e.g. k8s.namespace.name)."),

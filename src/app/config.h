@@ -50,6 +50,7 @@ struct ServerConfig {
   uint64_t storage_head_budget = 1ull << 30;
   uint64_t storage_max_parts_per_day = 8;
   uint64_t storage_merge_bytes_per_second = 64ull << 20;
+  uint64_t storage_block_cache_bytes = 64ull << 20;
 
   // Metrics model
   std::vector<std::string> promote_resource_attributes;

@@ -132,6 +132,7 @@ int RunServe(const ServerConfig& config) {
   so.max_head_bytes_total = config.storage_head_budget;
   so.merge.max_parts_per_day = config.storage_max_parts_per_day;
   so.merge.max_bytes_per_second = config.storage_merge_bytes_per_second;
+  so.block_cache_bytes = config.storage_block_cache_bytes;
   so.observer = &storage_metrics;
   if (config.wal_max_uncheckpointed_bytes <= 2 * so.max_head_wal_lag_bytes) {
     // An idle head is sealed for WAL lag only once it holds this much WAL behind it; with a

@@ -69,7 +69,17 @@ StorageMetrics::StorageMetrics(prometheus::Registry& r)
                             .Name("observex_storage_writer_lag_bytes")
                             .Help("WAL bytes acknowledged but not yet applied to storage.")
                             .Register(r)
-                            .Add({})) {}
+                            .Add({})),
+      block_cache_lookups_(prometheus::BuildCounter()
+                               .Name("observex_storage_block_cache_lookups_total")
+                               .Help("Look-ups of decompressed part blocks by short reads, by "
+                                     "result (hit or miss).")
+                               .Register(r)),
+      block_cache_bytes_(prometheus::BuildGauge()
+                             .Name("observex_storage_block_cache_bytes")
+                             .Help("Bytes held by the cache of decompressed part blocks.")
+                             .Register(r)
+                             .Add({})) {}
 
 void StorageMetrics::OnPartWritten(storage::Table table, uint64_t, uint64_t bytes, bool merge) {
   const std::map<std::string, std::string> labels = {{"table", TableLabel(table)},
@@ -117,6 +127,15 @@ void StorageMetrics::Publish(const storage::Store& store, const wal::Wal& wal,
   series_.Set(static_cast<double>(s.series));
   const uint64_t next = wal.stats().next_lsn, applied = writer.applied_lsn();
   writer_lag_bytes_.Set(static_cast<double>(next > applied ? next - applied : 0));
+  // The store counts from its start; the counters move by what changed since the last call.
+  std::lock_guard<std::mutex> l(publish_mu_);
+  block_cache_lookups_.Add({{"result", "hit"}})
+      .Increment(static_cast<double>(s.block_cache_hits - published_cache_hits_));
+  block_cache_lookups_.Add({{"result", "miss"}})
+      .Increment(static_cast<double>(s.block_cache_misses - published_cache_misses_));
+  published_cache_hits_ = s.block_cache_hits;
+  published_cache_misses_ = s.block_cache_misses;
+  block_cache_bytes_.Set(static_cast<double>(s.block_cache_bytes));
 }
 
 }  // namespace observex::app

@@ -7,6 +7,7 @@
 #pragma once
 
 #include <memory>
+#include <mutex>
 
 #include "prometheus/counter.h"
 #include "prometheus/family.h"
@@ -50,6 +51,10 @@ class StorageMetrics final : public storage::StoreObserver, public writer::Stora
   prometheus::Gauge& head_bytes_;
   prometheus::Gauge& series_;
   prometheus::Gauge& writer_lag_bytes_;
+  prometheus::Family<prometheus::Counter>& block_cache_lookups_;
+  prometheus::Gauge& block_cache_bytes_;
+  std::mutex publish_mu_;  // /metrics requests may publish at once
+  uint64_t published_cache_hits_ = 0, published_cache_misses_ = 0;  // guarded by publish_mu_
 };
 
 }  // namespace observex::app

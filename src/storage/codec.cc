@@ -7,6 +7,7 @@
 #include <bit>
 #include <cmath>
 #include <cstring>
+#include <map>
 #include <memory>
 #include <mutex>
 #include <utility>
@@ -1098,8 +1099,14 @@ class IntRuns {
 
   static bool Dependent(int kind) { return kind == kIntCopy; }
 
+  // In clip mode, runs that are slices of a kept shared sequence are not copied when
+  // decoded: they are noted (with the rows asked for) and Clip copies only their rows in
+  // the time range. Other runs are decoded into dst as usual, and noted too.
+  void SetClipMode() { clip_mode_ = true; }
+
   absl::Status Decode(int kind, const char** p, const char* end, size_t at, size_t len,
                       size_t prev_len, size_t from, size_t to) {
+    if (clip_mode_) Note(at, from, to, nullptr);
     int64_t* r = dst_ + at;
     switch (kind) {
       case kIntDelta: {
@@ -1129,6 +1136,14 @@ class IntRuns {
       }
       case kIntCopy:
         if (prev_len != len) return Malformed("segmented", "copy of a run of another length");
+        if (clip_mode_) {
+          // A copy of a run left in its shared sequence reads the same slice.
+          auto prev = noted_.find(at - len);
+          if (prev != noted_.end() && prev->second.source != nullptr) {
+            Note(at, from, to, prev->second.source);
+            return absl::OkStatus();
+          }
+        }
         std::memcpy(r + from, r - len + from, (to - from) * sizeof(int64_t));
         return absl::OkStatus();
       case kIntShared: {
@@ -1138,6 +1153,10 @@ class IntRuns {
         // Only the rows asked for: a 5-minute read of a long run copies 20 values, not 5,000.
         if (seq.decoded != nullptr) {
           if (const std::vector<int64_t>* kept = seq.decoded->Get(seq)) {
+            if (clip_mode_) {
+              Note(at, from, to, kept->data() + offset);
+              return absl::OkStatus();
+            }
             std::memcpy(r + from, kept->data() + offset + from, (to - from) * sizeof(int64_t));
             return absl::OkStatus();
           }
@@ -1209,9 +1228,49 @@ class IntRuns {
     return absl::OkStatus();
   }
 
+  // Rows [at + from, at + to) of the run at `at` were asked for; with a source, row at + i
+  // is source[i] and was not written to dst.
+  struct NotedRun {
+    size_t from, to;
+    const int64_t* source;
+  };
+  void Note(size_t at, size_t from, size_t to, const int64_t* source) {
+    // A run decoded again in full (a later run refers to it) replaces its partial note.
+    noted_.insert_or_assign(at, NotedRun{from, to, source});
+  }
+
+ public:
+  // Narrows each window (rows of one series, in time order, all decoded in clip mode) to its
+  // rows with times in [mint, maxt], and writes the noted sources' rows among them to dst.
+  void Clip(std::span<RowWindow> windows, int64_t mint, int64_t maxt) {
+    for (RowWindow& w : windows) {
+      size_t first = SIZE_MAX, last = 0;
+      // Runs starting before the window may reach into it.
+      auto it = noted_.upper_bound(w.begin);
+      if (it != noted_.begin()) --it;
+      for (; it != noted_.end() && it->first < w.end; ++it) {
+        const size_t at = it->first;
+        const NotedRun& n = it->second;
+        const size_t a = std::max(at + n.from, w.begin), z = std::min(at + n.to, w.end);
+        if (a >= z) continue;
+        const int64_t* v = n.source != nullptr ? n.source : dst_ + at;  // the run's rows
+        const size_t lo = std::lower_bound(v + (a - at), v + (z - at), mint) - v;
+        const size_t hi = std::upper_bound(v + lo, v + (z - at), maxt) - v;
+        if (lo == hi) continue;
+        if (n.source != nullptr) std::memcpy(dst_ + at + lo, v + lo, (hi - lo) * sizeof(int64_t));
+        first = std::min(first, at + lo);
+        last = std::max(last, at + hi);
+      }
+      w = first < last ? RowWindow{first, last} : RowWindow{w.begin, w.begin};
+    }
+  }
+
+ private:
   int64_t* const dst_;
   const size_t rows_;
   const std::span<const SharedSequence> sequences_;
+  bool clip_mode_ = false;
+  std::map<size_t, NotedRun> noted_;  // by the run's first row
   // The shared sequence decoded last: runs of one block mostly refer to the same one.
   std::vector<int64_t> shared_;
   uint64_t shared_entry_ = UINT64_MAX;
@@ -1235,6 +1294,46 @@ absl::Status DecodeSegmentedInt(const char** p, const char* end, size_t rows,
   bool stopped_early = false;
   return DecodeSegmentedInt(p, end, rows, out, sequences, {}, &stopped_early);
 }
+
+}  // namespace
+
+absl::Status DecodeTimeWindows(std::string_view in, Encoding encoding, size_t rows, Column* out,
+                               std::span<const SharedSequence> sequences,
+                               std::span<RowWindow> windows, int64_t mint, int64_t maxt) {
+  if (encoding != Encoding::kSegmented) {
+    if (auto s = DecodeColumn(in, ColumnType::kInt64, encoding, rows, out, sequences, windows);
+        !s.ok()) {
+      return s;
+    }
+    const int64_t* t = std::get<0>(*out).data();
+    for (RowWindow& w : windows) {
+      const size_t e = std::min(w.end, rows), b = std::min(w.begin, e);
+      const int64_t* a = std::lower_bound(t + b, t + e, mint);
+      const int64_t* z = std::upper_bound(a, t + e, maxt);
+      w = {static_cast<size_t>(a - t), static_cast<size_t>(z - t)};
+    }
+    return absl::OkStatus();
+  }
+  if (TypeOf(*out) != ColumnType::kInt64) *out = MakeColumn(ColumnType::kInt64);
+  auto* v = &std::get<0>(*out);
+  const char* p = in.data();
+  const char* end = in.data() + in.size();
+  std::vector<uint32_t> runs;
+  if (auto s = ReadRunHeader(&p, end, rows, &runs); !s.ok()) return s;
+  if (v->size() != rows) v->resize(rows);
+  IntRuns d(v->data(), rows, sequences);
+  d.SetClipMode();
+  bool stopped_early = false;
+  if (auto s = DecodeRuns(&p, end, runs, windows, d, &stopped_early); !s.ok()) return s;
+  if (p != end && !stopped_early) {
+    return absl::DataLossError(
+        absl::StrCat("malformed segmented block: ", end - p, " bytes after the last value"));
+  }
+  d.Clip(windows, mint, maxt);
+  return absl::OkStatus();
+}
+
+namespace {
 
 // float64 runs of a segmented block, decoded into dst (the block's rows); mantissas (or bit
 // patterns) of every row are kept in ints, so a run can refer to the previous run's.

@@ -134,6 +134,16 @@ absl::Status DecodeColumn(std::string_view in, ColumnType type, Encoding encodin
                           Column* out, std::span<const SharedSequence> sequences = {},
                           std::span<const RowWindow> windows = {});
 
+// Decodes the timestamps of an int64 time block for `windows` (sorted, disjoint; each the
+// rows of one series, so in time order) and narrows each window to its rows with times in
+// [mint, maxt] (empty, begin == end, when none). Only the rows of the narrowed windows are
+// certain to be decoded. A run that is a slice of a shared sequence is bisected where the
+// sequence is kept, so a long run costs its few rows in the range, not a copy of the run.
+// Errors as DecodeColumn.
+absl::Status DecodeTimeWindows(std::string_view in, Encoding encoding, size_t rows, Column* out,
+                               std::span<const SharedSequence> sequences,
+                               std::span<RowWindow> windows, int64_t mint, int64_t maxt);
+
 // A stretch of equal values in an int64 block: rows [begin, begin + length).
 struct ValueRun {
   int64_t value;

@@ -220,7 +220,11 @@ class StoreScanResult final : public ScanResult {
 
 class EmbeddedStore final : public Store {
  public:
-  explicit EmbeddedStore(StoreOptions options) : options_(std::move(options)) {}
+  explicit EmbeddedStore(StoreOptions options)
+      : options_(std::move(options)),
+        block_cache_(options_.block_cache_bytes > 0
+                         ? std::make_unique<BlockCache>(options_.block_cache_bytes)
+                         : nullptr) {}
   ~EmbeddedStore() override { Close(); }
 
   absl::Status Load();
@@ -251,6 +255,8 @@ class EmbeddedStore final : public Store {
   TenantState* FindTenant(int64_t tenant_id) const;
   // Takes `part` out of service after a checksum failure. Idempotent.
   void Quarantine(const PartPtr& part, const absl::Status& why) const;
+  // Null when StoreOptions::block_cache_bytes is 0.
+  BlockCache* block_cache() const { return block_cache_.get(); }
 
  private:
   absl::StatusOr<TenantState*> GetOrCreateTenant(int64_t tenant_id);
@@ -277,6 +283,7 @@ class EmbeddedStore final : public Store {
   void MergeLoop();
 
   const StoreOptions options_;
+  const std::unique_ptr<BlockCache> block_cache_;
   mutable absl::Mutex mu_;
   absl::flat_hash_map<int64_t, std::unique_ptr<TenantState>> tenants_ ABSL_GUARDED_BY(mu_);
   mutable std::atomic<uint64_t> quarantined_{0};
@@ -775,6 +782,7 @@ struct SampleSelection {
   int64_t mint = 0, maxt = 0;
   int series_col = -1, time_col = -1, value_col = -1;
   std::vector<PartBlocks> parts;
+  BlockCache* block_cache = nullptr;  // for small selections only
   absl::flat_hash_map<int64_t, std::vector<query::SamplePoint>> head;
 
   mutable absl::Mutex failed_mu;
@@ -881,19 +889,24 @@ struct BatchDecoder {
     windows.clear();
     for (const WantedRun& run : wanted_runs) windows.push_back({run.begin, run.end});
     Column* tc = time_columns.Next();
-    if (auto s = part.ReadBlock(sel.time_col, block, ctx, tc, windows); !s.ok()) return s;
-    const int64_t* times = std::get<0>(*tc).data();
-    // A run is one series in time order: its stretch inside the range is found by bisection
-    // instead of a test per row.
-    const size_t segments_before = segments.size();
-    windows.clear();
-    for (const WantedRun& run : wanted_runs) {
-      const int64_t* a = std::lower_bound(times + run.begin, times + run.end, sel.mint);
-      const int64_t* z = std::upper_bound(a, times + run.end, sel.maxt);
-      if (a == z) continue;
-      segments.push_back({run.id, static_cast<uint32_t>(z - a), a, nullptr});
-      windows.push_back({static_cast<size_t>(a - times), static_cast<size_t>(z - times)});
+    // A run is one series in time order: the time column narrows it to its stretch inside
+    // the range by bisection (of the shared sequence, when the run is a slice of one).
+    if (auto s = part.ReadTimeWindows(sel.time_col, block, ctx, tc, std::span<RowWindow>(windows),
+                                      sel.mint, sel.maxt);
+        !s.ok()) {
+      return s;
     }
+    const int64_t* times = std::get<0>(*tc).data();
+    const size_t segments_before = segments.size();
+    size_t kept_windows = 0;
+    for (size_t i = 0; i < wanted_runs.size(); ++i) {
+      const RowWindow w = windows[i];
+      if (w.begin == w.end) continue;
+      segments.push_back(
+          {wanted_runs[i].id, static_cast<uint32_t>(w.end - w.begin), times + w.begin, nullptr});
+      windows[kept_windows++] = w;
+    }
+    windows.resize(kept_windows);
     const size_t kept = segments.size();
     if (kept == segments_before) return absl::OkStatus();
     Column* vc = value_columns.Next();
@@ -930,6 +943,7 @@ struct BatchDecoder {
     out->status = absl::OkStatus();
     segments.clear();
     time_columns.used = value_columns.used = 0;
+    ctx.cache = sel.block_cache;
     const int64_t lo = sel.ids[id_begin], hi = sel.ids[id_end - 1];
     const int64_t* ids = sel.ids.data();
     for (size_t p = 0; p < sel.parts.size(); ++p) {
@@ -1356,6 +1370,9 @@ absl::StatusOr<std::unique_ptr<query::SeriesSet>> StoreSeriesSource::Select(
   // A read of few rows (an instant query's minutes of a few series) is decoded by the reader
   // alone: starting threads would cost more than they save.
   const bool small = rows_in_range < kMinRowsForWorkers;
+  // Only small selections use the block cache: a dashboard's short queries repeat, and a
+  // long range read once would only push their blocks out.
+  if (small) sel->block_cache = store_->block_cache();
   const size_t workers = small || batches.size() < 2
                              ? 0
                              : std::min({StoredSeriesSet::kMaxWorkers, hw - 1, batches.size()});
@@ -1899,6 +1916,12 @@ StoreStats EmbeddedStore::stats() const {
   }
   s.quarantined_parts = quarantined_.load();
   s.merges = merges_.load();
+  if (block_cache_ != nullptr) {
+    const BlockCache::Stats c = block_cache_->stats();
+    s.block_cache_hits = c.hits;
+    s.block_cache_misses = c.misses;
+    s.block_cache_bytes = c.bytes;
+  }
   return s;
 }
 

@@ -27,6 +27,7 @@
 #include "absl/base/thread_annotations.h"
 #include "absl/status/statusor.h"
 #include "absl/synchronization/mutex.h"
+#include "storage/block_cache.h"
 #include "storage/bloom.h"
 #include "storage/codec.h"
 #include "storage/column.h"
@@ -85,6 +86,10 @@ absl::Status RemoveTemporaryParts(const std::filesystem::path& day_dir);
 struct BlockReadContext {
   BlockDecompressor decompressor;
   std::string stored;
+  // When set, blocks are looked up in and added to it; the last block read from it is
+  // pinned here while the caller decodes it.
+  BlockCache* cache = nullptr;
+  std::shared_ptr<const std::string> pinned;
 };
 
 class PartReader {
@@ -107,6 +112,11 @@ class PartReader {
   // With windows only those rows are decoded (see DecodeColumn; the others are unspecified).
   absl::Status ReadBlock(int column, size_t block, BlockReadContext& ctx, Column* out,
                          std::span<const RowWindow> windows = {}) const;
+  // Reads the time column's block for `windows` (each one series' rows) and narrows each
+  // window to the rows with times in [mint, maxt] (DecodeTimeWindows). Same checks and
+  // errors as ReadBlock.
+  absl::Status ReadTimeWindows(int column, size_t block, BlockReadContext& ctx, Column* out,
+                               std::span<RowWindow> windows, int64_t mint, int64_t maxt) const;
   // Reads an int64 column's block as its runs of equal values (DecodeValueRuns): the series
   // ids of a samples block without expanding them. Same checks and errors as ReadBlock.
   absl::Status ReadBlockRuns(int column, size_t block, BlockReadContext& ctx,
@@ -127,14 +137,18 @@ class PartReader {
   PartReader(Passkey, std::filesystem::path dir, const TableSchema* schema, Manifest manifest);
 
  private:
-  // Reads, verifies and decompresses block `block` of `column` into ctx (*raw points there).
+  // Reads, verifies and decompresses block `block` of `column` into ctx (*raw points there),
+  // or finds it in ctx.cache.
   absl::Status LoadBlock(int column, size_t block, BlockReadContext& ctx,
                          std::string_view* raw) const;
   absl::StatusOr<int> ColumnFd(int column) const;
+  // DataLoss naming the column's file and the block, for a block that does not decode.
+  absl::Status BlockCorrupt(int column, size_t block, const absl::Status& why) const;
 
   const std::filesystem::path dir_;
   const TableSchema* const schema_;
   const Manifest manifest_;
+  const uint64_t cache_id_;  // unique in the process: the part's key in a BlockCache
 
   mutable absl::Mutex mu_;
   mutable std::vector<fileutil::Fd> fds_ ABSL_GUARDED_BY(mu_);  // opened on first read

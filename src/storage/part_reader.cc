@@ -1,3 +1,4 @@
+#include <atomic>
 #include <cstring>
 
 #include "absl/strings/str_cat.h"
@@ -66,10 +67,15 @@ absl::Status CheckManifest(const Manifest& m, const TableSchema& schema, int64_t
   return absl::OkStatus();
 }
 
+std::atomic<uint64_t> next_cache_id{1};
+
 }  // namespace
 
 PartReader::PartReader(Passkey, fs::path dir, const TableSchema* schema, Manifest manifest)
-    : dir_(std::move(dir)), schema_(schema), manifest_(std::move(manifest)) {
+    : dir_(std::move(dir)),
+      schema_(schema),
+      manifest_(std::move(manifest)),
+      cache_id_(next_cache_id.fetch_add(1, std::memory_order_relaxed)) {
   fds_.resize(manifest_.columns.size());
 }
 
@@ -106,6 +112,13 @@ absl::Status PartReader::LoadBlock(int column, size_t block, BlockReadContext& c
     return absl::InvalidArgumentError(
         absl::StrCat("no block ", block, " of column ", column, " in part ", dir_.string()));
   }
+  const BlockCache::Key key{cache_id_, static_cast<uint32_t>(column), static_cast<uint32_t>(block)};
+  if (ctx.cache != nullptr) {
+    if ((ctx.pinned = ctx.cache->Lookup(key)) != nullptr) {
+      *raw = *ctx.pinned;
+      return absl::OkStatus();
+    }
+  }
   const ColumnMeta& meta = manifest_.columns[column];
   const BlockMeta& blk = manifest_.blocks[block];
   const BlockColumnRef& ref = blk.columns[column];
@@ -133,6 +146,11 @@ absl::Status PartReader::LoadBlock(int column, size_t block, BlockReadContext& c
   if (auto s = ctx.decompressor.Decompress(stored, ref.compression, ref.raw_len, raw); !s.ok()) {
     return Corrupt(file, absl::StrCat("block ", block, ": ", s.message()));
   }
+  if (ctx.cache != nullptr) {
+    ctx.pinned = std::make_shared<const std::string>(*raw);
+    ctx.cache->Insert(key, ctx.pinned);
+    *raw = *ctx.pinned;
+  }
   return absl::OkStatus();
 }
 
@@ -146,10 +164,32 @@ absl::Status PartReader::ReadBlock(int column, size_t block, BlockReadContext& c
   if (auto s = DecodeColumn(raw, meta.type, ref.encoding, blk.rows, out, manifest_.time_sequences,
                             windows);
       !s.ok()) {
-    return Corrupt(dir_ / ColumnFileName(meta.name),
-                   absl::StrCat("block ", block, ": ", s.message()));
+    return BlockCorrupt(column, block, s);
   }
   return absl::OkStatus();
+}
+
+absl::Status PartReader::ReadTimeWindows(int column, size_t block, BlockReadContext& ctx,
+                                         Column* out, std::span<RowWindow> windows, int64_t mint,
+                                         int64_t maxt) const {
+  std::string_view raw;
+  if (auto s = LoadBlock(column, block, ctx, &raw); !s.ok()) return s;
+  const BlockMeta& blk = manifest_.blocks[block];
+  if (manifest_.columns[column].type != ColumnType::kInt64) {
+    return absl::InvalidArgumentError(absl::StrCat("column ", manifest_.columns[column].name,
+                                                   " of part ", dir_.string(), " is not int64"));
+  }
+  if (auto s = DecodeTimeWindows(raw, blk.columns[column].encoding, blk.rows, out,
+                                 manifest_.time_sequences, windows, mint, maxt);
+      !s.ok()) {
+    return BlockCorrupt(column, block, s);
+  }
+  return absl::OkStatus();
+}
+
+absl::Status PartReader::BlockCorrupt(int column, size_t block, const absl::Status& why) const {
+  return Corrupt(dir_ / ColumnFileName(manifest_.columns[column].name),
+                 absl::StrCat("block ", block, ": ", why.message()));
 }
 
 absl::Status PartReader::ReadBlockRuns(int column, size_t block, BlockReadContext& ctx,
@@ -163,8 +203,7 @@ absl::Status PartReader::ReadBlockRuns(int column, size_t block, BlockReadContex
         absl::StrCat("column ", meta.name, " of part ", dir_.string(), " is not int64"));
   }
   if (auto s = DecodeValueRuns(raw, blk.columns[column].encoding, blk.rows, out); !s.ok()) {
-    return Corrupt(dir_ / ColumnFileName(meta.name),
-                   absl::StrCat("block ", block, ": ", s.message()));
+    return BlockCorrupt(column, block, s);
   }
   return absl::OkStatus();
 }

@@ -95,6 +95,9 @@ struct StoreOptions {
   // ingest meanwhile, and the WAL's bound on uncheckpointed bytes would turn into refused
   // requests. Keep it well below that bound. 0 = no such seals.
   uint64_t max_head_wal_lag_bytes = 1ull << 30;
+  // Decompressed blocks kept for short reads (an instant query, a few series over minutes),
+  // which dashboards repeat; long reads bypass it. 0 = no cache.
+  uint64_t block_cache_bytes = 64ull << 20;
   MergeOptions merge;
   // Seals, merges, retention and cold moves run on a background thread this often; with
   // `background` false the caller drives Maintain() (tests).
@@ -134,6 +137,7 @@ struct StoreStats {
   uint64_t series = 0;
   uint64_t quarantined_parts = 0;
   uint64_t merges = 0;
+  uint64_t block_cache_hits = 0, block_cache_misses = 0, block_cache_bytes = 0;
 };
 
 class Store {

@@ -2,7 +2,8 @@
 // MANIFEST parser. The first input byte picks a mode:
 //   0  decode: bytes 1-2 are a row count (little-endian), the rest one encoded block, decoded as
 //      every (column type, encoding) pair, fitting or not, with two shared sequences to refer to,
-//      in full and through four sets of row windows;
+//      in full and through four sets of row windows, and int64 ones also as time windows
+//      narrowed to a range (DecodeTimeWindows);
 //   1  round trip: byte 1 a column type, byte 2 the preferred encoding (and, for kSegmented,
 //      how the rows are cut into runs), byte 3 the first row; the rest describes values (see
 //      ReadValues), which are encoded, compressed, decompressed and decoded again;
@@ -130,6 +131,41 @@ const std::vector<storage::SharedSequence>& FuzzSequences() {
   return seqs;
 }
 
+// DecodeTimeWindows over `windows` of an int64 block whose full decode gave `full` (status
+// `s`, values `out`), with a time range cut from the decoded values: it fails only with
+// DataLoss, never where the full decode succeeded, and when every window is in time order,
+// it narrows each exactly as bisecting the full decode does and decodes those rows.
+void TimeWindowsOne(std::string_view block, Encoding encoding, size_t rows, const absl::Status& s,
+                    const Column& out, const std::vector<storage::RowWindow>& windows) {
+  const auto& v = std::get<0>(out);
+  int64_t mint = 0, maxt = -1;
+  if (s.ok() && rows > 0) {
+    mint = v[rows / 3];
+    maxt = v[rows / 2];
+  }
+  std::vector<storage::RowWindow> got = windows;
+  Column t = storage::MakeColumn(ColumnType::kInt64);
+  const absl::Status ts =
+      storage::DecodeTimeWindows(block, encoding, rows, &t, FuzzSequences(), got, mint, maxt);
+  if (!ts.ok() && !absl::IsDataLoss(ts) && !absl::IsInvalidArgument(ts)) abort();
+  if (!s.ok()) return;
+  if (!ts.ok()) abort();
+  for (size_t w = 0; w < windows.size(); ++w) {
+    const size_t e = std::min(windows[w].end, rows), b = std::min(windows[w].begin, e);
+    if (!std::is_sorted(v.begin() + b, v.begin() + e)) continue;
+    const size_t lo = std::lower_bound(v.begin() + b, v.begin() + e, mint) - v.begin();
+    const size_t hi = std::upper_bound(v.begin() + lo, v.begin() + e, maxt) - v.begin();
+    if (lo == hi) {
+      if (got[w].begin != got[w].end) abort();
+      continue;
+    }
+    if (got[w].begin != lo || got[w].end != hi) abort();
+    for (size_t i = lo; i < hi; ++i) {
+      if (std::get<0>(t)[i] != v[i]) abort();
+    }
+  }
+}
+
 // Decodes `block` as `type`/`encoding`; checks the status contract and, on success, that the
 // values survive a re-encode.
 void DecodeOne(std::string_view block, ColumnType type, Encoding encoding, size_t rows) {
@@ -165,6 +201,9 @@ void DecodeOne(std::string_view block, ColumnType type, Encoding encoding, size_
         if (!SameColumn(a, b)) abort();
       }
     }
+  }
+  if (type == ColumnType::kInt64) {
+    for (const auto& windows : window_sets) TimeWindowsOne(block, encoding, rows, s, out, windows);
   }
   if (!s.ok()) {
     if (!absl::IsDataLoss(s)) abort();

@@ -10,6 +10,7 @@
 #include <algorithm>
 #include <bit>
 #include <filesystem>
+#include <functional>
 #include <map>
 #include <random>
 #include <string>
@@ -244,8 +245,10 @@ struct LoadedCounters {
   query::InMemorySeriesSource mem;
   std::unique_ptr<query::SeriesSource> source;
 };
-void LoadBoth(LoadedCounters* l) {
-  auto store = OpenEmbeddedStore(Options(l->dir.path()));
+void LoadBoth(LoadedCounters* l, const std::function<void(StoreOptions&)>& adjust = nullptr) {
+  StoreOptions o = Options(l->dir.path());
+  if (adjust) adjust(o);
+  auto store = OpenEmbeddedStore(o);
   ASSERT_TRUE(store.ok()) << store.status();
   l->store = std::move(*store);
   l->ids = Resolve(*l->store);
@@ -340,6 +343,63 @@ TEST(StoreSelect, ShortReadsAgreeWithTheInMemorySource) {
     query::promql::ExpectSameResult(*got, *want, "m over 2 minutes");
   }
   EXPECT_GT(points, 10'000u);
+}
+
+// Short reads go through the block cache: asked again, they are answered from it (hits and no
+// new misses) with the same answers. A long read neither looks in it nor fills it. Parts
+// written by a merge are new keys, so answers stay right after it; with the cache off,
+// nothing is counted and the answers are the same.
+TEST(StoreSelect, RepeatedShortReadsAreAnsweredFromTheBlockCache) {
+  for (const uint64_t cache_bytes : {uint64_t{64} << 20, uint64_t{0}}) {
+    SCOPED_TRACE(cache_bytes);
+    LoadedCounters l;
+    ASSERT_NO_FATAL_FAILURE(LoadBoth(&l, [&](StoreOptions& o) {
+      o.block_cache_bytes = cache_bytes;
+      o.merge.max_parts_per_day = 1;  // Maintain merges the day's parts into one
+    }));
+    ASSERT_GE(l.store->Parts().size(), 3u);
+    query::promql::Engine engine;
+    const auto short_reads = [&] {
+      for (int64_t t : {kT0 + 1'800'000, kT0 + 5'400'000 + 7'000, kT0 + 10'000'000}) {
+        for (const char* q : {"m", "sum by (job) (m)", "count_over_time(m{job=\"j1\"}[2m])"}) {
+          auto want = engine.InstantQuery(l.mem, q, t);
+          auto got = engine.InstantQuery(*l.source, q, t);
+          ASSERT_TRUE(want.ok() && got.ok()) << q << " at " << t;
+          ASSERT_FALSE(want->series.empty()) << q;
+          query::promql::ExpectSameResult(*got, *want, q);
+        }
+      }
+    };
+    ASSERT_NO_FATAL_FAILURE(short_reads());
+    const StoreStats first = l.store->stats();
+    ASSERT_NO_FATAL_FAILURE(short_reads());
+    const StoreStats again = l.store->stats();
+
+    auto want = engine.RangeQuery(l.mem, "m", kT0, kT0 + 3 * 3'600'000, 60'000);
+    auto got = engine.RangeQuery(*l.source, "m", kT0, kT0 + 3 * 3'600'000, 60'000);
+    ASSERT_TRUE(want.ok() && got.ok());
+    query::promql::ExpectSameResult(*got, *want, "m over 3 hours");
+    const StoreStats after_long = l.store->stats();
+
+    ASSERT_TRUE(l.store->Maintain(absl::FromUnixMillis(kT0 + 3'600'000)).ok());
+    ASSERT_EQ(l.store->Parts().size(), 1u);
+    ASSERT_NO_FATAL_FAILURE(short_reads());
+    const StoreStats merged = l.store->stats();
+
+    if (cache_bytes == 0) {
+      for (const StoreStats& s : {first, again, after_long, merged}) {
+        EXPECT_EQ(s.block_cache_hits + s.block_cache_misses + s.block_cache_bytes, 0u);
+      }
+      continue;
+    }
+    EXPECT_GT(first.block_cache_misses, 0u);
+    EXPECT_GT(first.block_cache_bytes, 0u);
+    EXPECT_EQ(again.block_cache_misses, first.block_cache_misses);
+    EXPECT_GE(again.block_cache_hits, first.block_cache_hits + first.block_cache_misses);
+    EXPECT_EQ(after_long.block_cache_hits, again.block_cache_hits);
+    EXPECT_EQ(after_long.block_cache_misses, again.block_cache_misses);
+    EXPECT_GT(merged.block_cache_misses, after_long.block_cache_misses);
+  }
 }
 
 // rate/increase/delta evaluated on the storage's decoding threads give what the evaluator

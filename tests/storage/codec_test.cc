@@ -12,6 +12,7 @@
 #include <type_traits>
 #include <vector>
 
+#include "absl/strings/str_cat.h"
 #include "storage/bits.h"
 
 namespace observex::storage {
@@ -676,6 +677,101 @@ TEST(SegmentedCodec, WindowedDecodesGiveTheWindowsRows) {
                     .ok());
     for (size_t i = window.begin; i < window.end; ++i) {
       ASSERT_EQ(std::get<0>(out)[i], v[i]) << i;
+    }
+  }
+}
+
+// DecodeTimeWindows narrows each series' window to its rows in [mint, maxt] exactly as
+// bisecting a full decode does, and decodes those rows, whatever the runs are: slices of a
+// shared sequence (kept decoded, or not), copies of such a run, runs encoded inline, windows
+// covering a run or part of one, ranges before, inside, across and after the windows.
+TEST(SegmentedCodec, TimeWindowsAreNarrowedToTheRangeAsBisectionDoes) {
+  std::mt19937_64 rng(29);
+  for (int round = 0; round < 60; ++round) {
+    // Scrape times of a few targets; each series is a stretch of its target's times.
+    std::vector<std::vector<int64_t>> targets(1 + round % 3);
+    for (auto& t : targets) {
+      int64_t at = 1'700'000'000'000 + static_cast<int64_t>(rng() % 15'000);
+      const size_t steps = 20 + rng() % 600;
+      for (size_t i = 0; i < steps; ++i) {
+        at += rng() % 50 == 0 ? 30'000 : 15'000;
+        t.push_back(at + (rng() % 10 == 0 ? 1 : 0));
+      }
+    }
+    std::vector<SharedSequence> seqs;
+    for (const auto& t : targets) seqs.push_back(MakeSharedSequence(t));
+    if (round % 4 == 3) {
+      for (auto& q : seqs) q.decoded = nullptr;  // as when the kept sequences are at their bound
+    }
+    std::vector<int64_t> times;
+    std::vector<uint32_t> runs;
+    std::vector<SequenceRef> refs;
+    const int series = 2 + static_cast<int>(rng() % 12);
+    for (int sr = 0; sr < series; ++sr) {
+      uint32_t entry = static_cast<uint32_t>(rng() % targets.size());
+      uint32_t from = static_cast<uint32_t>(rng() % targets[entry].size());
+      uint32_t len = 1 + static_cast<uint32_t>(rng() % (targets[entry].size() - from));
+      if (sr > 0 && rng() % 4 == 0 && refs.back().entry != kNoSequence) {
+        // The same stretch as the series before (written as a copy of its run).
+        entry = refs.back().entry;
+        from = refs.back().offset;
+        len = runs.back();
+      }
+      const auto& src = targets[entry];
+      times.insert(times.end(), src.begin() + from, src.begin() + from + len);
+      runs.push_back(len);
+      refs.push_back(rng() % 5 == 0 ? SequenceRef{} : SequenceRef{entry, from});
+    }
+    std::string buf;
+    ASSERT_EQ(EncodeColumn(Col(times), 0, times.size(), Encoding::kSegmented, &buf, runs, refs),
+              Encoding::kSegmented);
+    std::string delta;
+    const Encoding delta_enc = EncodeColumn(Col(times), 0, times.size(), Encoding::kDelta, &delta);
+    const int64_t first = targets[0].front(), last = targets[0].back();
+    for (int q = 0; q < 25; ++q) {
+      // Some of the series' runs, whole or a stretch of each.
+      std::vector<RowWindow> windows;
+      size_t at = 0;
+      for (uint32_t len : runs) {
+        if (rng() % 2 == 0) {
+          size_t b = at, e = at + len;
+          if (rng() % 3 == 0) {
+            b = at + rng() % len;
+            e = b + 1 + rng() % (at + len - b);
+          }
+          windows.push_back({b, e});
+        }
+        at += len;
+      }
+      const int64_t span = last - first + 60'000;
+      int64_t mint = first - 30'000 + static_cast<int64_t>(rng() % span);
+      int64_t maxt =
+          q % 5 == 0 ? mint + 300'000 : first - 30'000 + static_cast<int64_t>(rng() % span);
+      if (q % 7 == 0) maxt = mint - 1;  // an empty range
+      for (const auto& [encoded, enc] :
+           {std::pair<const std::string*, Encoding>{&buf, Encoding::kSegmented},
+            std::pair<const std::string*, Encoding>{&delta, delta_enc}}) {
+        std::vector<RowWindow> got = windows;
+        Column out;
+        auto st =
+            DecodeTimeWindows(*encoded, enc, times.size(), &out, seqs, std::span(got), mint, maxt);
+        ASSERT_TRUE(st.ok()) << st;
+        ASSERT_EQ(got.size(), windows.size());
+        for (size_t w = 0; w < windows.size(); ++w) {
+          const int64_t* v = times.data();
+          const size_t lo = std::lower_bound(v + windows[w].begin, v + windows[w].end, mint) - v;
+          const size_t hi = std::upper_bound(v + lo, v + windows[w].end, maxt) - v;
+          const std::string where = absl::StrCat("round ", round, " query ", q, " window ", w,
+                                                 " encoding ", static_cast<int>(enc));
+          if (lo == hi) {
+            EXPECT_EQ(got[w].begin, got[w].end) << where;
+            continue;
+          }
+          ASSERT_EQ(got[w].begin, lo) << where;
+          ASSERT_EQ(got[w].end, hi) << where;
+          for (size_t i = lo; i < hi; ++i) ASSERT_EQ(std::get<0>(out)[i], times[i]) << where;
+        }
+      }
     }
   }
 }
