@@ -10,6 +10,8 @@
 //
 // --observex-only skips the peers' sample files (samples.om, samples.prom: gigabytes), for
 // quick size iterations with --spans 0 --logs 0; allows up to 24 hours.
+// --counters-and-gauges keeps only the counter and gauge series of the generated set (no
+// histogram or summary series), with their values and times unchanged.
 // --samples-text-only writes only the peers' sample files (no parts, spans or logs) and allows
 // up to 24 hours; bench/promql_peers.sh loads them into every system it queries. With
 // --chunk-bytes, the Prometheus text goes to samples-prom/NNNNN.prom instead of samples.prom:
@@ -107,7 +109,8 @@ struct Options {
   int64_t logs = 1'000'000;
   uint64_t seed = 1;
   bool samples_text_only = false;
-  int64_t chunk_bytes = 0;  // 0: one samples.prom file
+  int64_t chunk_bytes = 0;           // 0: one samples.prom file
+  bool counters_and_gauges = false;  // drop the histogram and summary series
 };
 
 void Usage() {
@@ -117,7 +120,8 @@ void Usage() {
                "       storage_size_bench --out DIR --observex-only [--hours H] ... (no peer "
                "sample files)\n"
                "       storage_size_bench --out DIR --samples-text-only [--series N] [--hours H] "
-               "[--chunk-bytes N] [--seed S]\n");
+               "[--chunk-bytes N] [--seed S]\n"
+               "  --counters-and-gauges (any mode) keeps only the counter and gauge series\n");
 }
 
 bool ParseArgs(int argc, char** argv, Options* o) {
@@ -129,6 +133,10 @@ bool ParseArgs(int argc, char** argv, Options* o) {
     }
     if (a == "--observex-only") {
       o->observex_only = true;
+      continue;
+    }
+    if (a == "--counters-and-gauges") {
+      o->counters_and_gauges = true;
       continue;
     }
     if (i + 1 >= argc) {
@@ -678,6 +686,26 @@ SampleData GenerateSamples(const Options& o, std::mt19937_64& rng) {
     }
   }
   return d;
+}
+
+// Keeps only the series of counter and gauge families (the same values and times as in the
+// full set): what "bytes per sample of counters and gauges" measures.
+void KeepCountersAndGauges(SampleData* d) {
+  std::vector<SeriesDef> kept;
+  std::vector<double> values;
+  d->samples = 0;
+  for (size_t i = 0; i < d->series.size(); ++i) {
+    const std::string_view type = kFamilies[d->series[i].family].type;
+    if (type != "counter" && type != "gauge") continue;
+    kept.push_back(d->series[i]);
+    const auto row = d->values.begin() + static_cast<ptrdiff_t>(i * d->steps);
+    values.insert(values.end(), row, row + d->steps);
+    for (int s = 0; s < d->steps; ++s) {
+      if (d->times[d->series[i].target][s] > 0 || d->series[i].always) ++d->samples;
+    }
+  }
+  d->series = std::move(kept);
+  d->values = std::move(values);
 }
 
 // A sample exists when the scrape succeeded, or for `up` always; a missed scrape's time is
@@ -2287,6 +2315,7 @@ int Run(const Options& o) {
   {
     std::mt19937_64 rng(o.seed);
     SampleData d = GenerateSamples(o, rng);
+    if (o.counters_and_gauges) KeepCountersAndGauges(&d);
     size_t full = 0;
     for (const auto& s : d.series) full += s.full_precision ? 1 : 0;
     std::printf("samples: %zu series, %lld samples, %.1f %% full-precision series\n",
