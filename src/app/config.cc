@@ -187,6 +187,11 @@ const std::vector<Setting>& Settings() {
            "Background merges keep each (tenant, table, day) at about this many parts."),
       Uint("storage_merge_bytes_per_second", &ServerConfig::storage_merge_bytes_per_second,
            "Throttle for background merges, so ingest keeps priority. 0 = unthrottled.", true),
+      Uint("storage_head_wal_lag_bytes", &ServerConfig::storage_head_wal_lag_bytes,
+           "A storage head whose oldest rows lie this many WAL bytes behind the newest is "
+           "written as a part, so the WAL checkpoint moves on. 0 = a quarter of "
+           "wal_max_uncheckpointed_bytes, at most 1GiB.",
+           true),
       Uint("storage_block_cache_bytes", &ServerConfig::storage_block_cache_bytes,
            "Decompressed part blocks kept in memory for short reads (instant queries, a few "
            "series over minutes), which dashboards repeat; long reads bypass it. 0 = off.",

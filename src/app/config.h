@@ -5,6 +5,7 @@
 // is generated from the same table (`observex config reference`).
 #pragma once
 
+#include <algorithm>
 #include <cstdint>
 #include <map>
 #include <string>
@@ -51,9 +52,18 @@ struct ServerConfig {
   uint64_t storage_max_parts_per_day = 8;
   uint64_t storage_merge_bytes_per_second = 64ull << 20;
   uint64_t storage_block_cache_bytes = 64ull << 20;
+  uint64_t storage_head_wal_lag_bytes = 0;  // 0: derived (storage_head_wal_lag())
 
   // Metrics model
   std::vector<std::string> promote_resource_attributes;
+
+  // WAL bytes a storage head may hold back before it is sealed: storage_head_wal_lag_bytes,
+  // or when 0 a quarter of wal_max_uncheckpointed_bytes (at most 1 GiB), so that heads that
+  // stopped growing are sealed long before the WAL's bound turns ingest into 429s.
+  uint64_t storage_head_wal_lag() const {
+    if (storage_head_wal_lag_bytes > 0) return storage_head_wal_lag_bytes;
+    return std::min<uint64_t>(uint64_t{1} << 30, wal_max_uncheckpointed_bytes / 4);
+  }
 
   // Derived from memory_budget (see docs/configuration.md).
   uint64_t http_body_bytes_budget() const { return memory_budget * 35 / 100; }

@@ -134,13 +134,14 @@ int RunServe(const ServerConfig& config) {
   so.merge.max_bytes_per_second = config.storage_merge_bytes_per_second;
   so.block_cache_bytes = config.storage_block_cache_bytes;
   so.observer = &storage_metrics;
+  so.max_head_wal_lag_bytes = config.storage_head_wal_lag();
   if (config.wal_max_uncheckpointed_bytes <= 2 * so.max_head_wal_lag_bytes) {
     // An idle head is sealed for WAL lag only once it holds this much WAL behind it; with a
     // smaller WAL bound the WAL fills first and ingest is refused until the head ages out.
     OBX_LOG_WARN(
-        "wal_max_uncheckpointed_bytes ({}) is at most twice the WAL a storage head may hold "
-        "back before it is sealed ({}): ingest may be refused (429) until heads reach "
-        "storage_seal_after or storage_head_bytes",
+        "wal_max_uncheckpointed_bytes ({}) is at most twice storage_head_wal_lag_bytes ({}): "
+        "ingest may be refused (429) until heads reach storage_seal_after or "
+        "storage_head_bytes",
         config.wal_max_uncheckpointed_bytes, so.max_head_wal_lag_bytes);
   }
   if (so.cold_after != absl::InfiniteDuration() && so.cold_dir.empty()) {

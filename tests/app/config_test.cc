@@ -85,6 +85,25 @@ TEST_F(ConfigTest, BadValuesNameTheSetting) {
   EXPECT_FALSE(c.ok());
 }
 
+// By default a head is sealed once it holds back a quarter of the WAL's bound (at most
+// 1 GiB), so an idle head cannot keep a small WAL full; a value set explicitly is kept.
+TEST_F(ConfigTest, HeadWalLagFollowsTheWalBoundUnlessSet) {
+  auto c = LoadConfig("", {});
+  ASSERT_TRUE(c.ok()) << c.status();
+  EXPECT_EQ(c->storage_head_wal_lag_bytes, 0u);
+  EXPECT_EQ(c->storage_head_wal_lag(), 1ull << 30);  // the 4 GiB default bound
+  c = LoadConfig("", {{"wal_max_uncheckpointed_bytes", "64MiB"}});
+  ASSERT_TRUE(c.ok()) << c.status();
+  EXPECT_EQ(c->storage_head_wal_lag(), 16ull << 20);
+  c = LoadConfig("", {{"wal_max_uncheckpointed_bytes", "64GiB"}});
+  ASSERT_TRUE(c.ok()) << c.status();
+  EXPECT_EQ(c->storage_head_wal_lag(), 1ull << 30);
+  c = LoadConfig(
+      "", {{"wal_max_uncheckpointed_bytes", "64MiB"}, {"storage_head_wal_lag_bytes", "1GiB"}});
+  ASSERT_TRUE(c.ok()) << c.status();
+  EXPECT_EQ(c->storage_head_wal_lag(), 1ull << 30);
+}
+
 TEST(ParseBytesTest, Units) {
   EXPECT_EQ(*ParseBytes("1GiB"), 1ull << 30);
   EXPECT_EQ(*ParseBytes("512MiB"), 512ull << 20);
@@ -130,7 +149,8 @@ TEST(StorageSettingsTest, DurationsListsAndBytes) {
   auto bad = ApplySetting(c, "retention", "forever");
   ASSERT_FALSE(bad.ok());
   EXPECT_NE(std::string(bad.message()).find("retention"), std::string::npos);
-  EXPECT_TRUE(ApplySetting(c, "promote_resource_attributes", " k8s.namespace.name, ,cloud.region").ok());
+  EXPECT_TRUE(
+      ApplySetting(c, "promote_resource_attributes", " k8s.namespace.name, ,cloud.region").ok());
   EXPECT_EQ(c.promote_resource_attributes,
             (std::vector<std::string>{"k8s.namespace.name", "cloud.region"}));
   EXPECT_TRUE(ApplySetting(c, "max_disk_bytes", "10GiB").ok());
