@@ -141,6 +141,9 @@ class PartReader {
   // or finds it in ctx.cache.
   absl::Status LoadBlock(int column, size_t block, BlockReadContext& ctx,
                          std::string_view* raw) const;
+  // LoadBlock of an int64 column; InvalidArgument for a column of another type.
+  absl::Status LoadInt64Block(int column, size_t block, BlockReadContext& ctx,
+                              std::string_view* raw) const;
   absl::StatusOr<int> ColumnFd(int column) const;
   // DataLoss naming the column's file and the block, for a block that does not decode.
   absl::Status BlockCorrupt(int column, size_t block, const absl::Status& why) const;

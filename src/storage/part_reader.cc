@@ -173,12 +173,8 @@ absl::Status PartReader::ReadTimeWindows(int column, size_t block, BlockReadCont
                                          Column* out, std::span<RowWindow> windows, int64_t mint,
                                          int64_t maxt) const {
   std::string_view raw;
-  if (auto s = LoadBlock(column, block, ctx, &raw); !s.ok()) return s;
+  if (auto s = LoadInt64Block(column, block, ctx, &raw); !s.ok()) return s;
   const BlockMeta& blk = manifest_.blocks[block];
-  if (manifest_.columns[column].type != ColumnType::kInt64) {
-    return absl::InvalidArgumentError(absl::StrCat("column ", manifest_.columns[column].name,
-                                                   " of part ", dir_.string(), " is not int64"));
-  }
   if (auto s = DecodeTimeWindows(raw, blk.columns[column].encoding, blk.rows, out,
                                  manifest_.time_sequences, windows, mint, maxt);
       !s.ok()) {
@@ -192,16 +188,21 @@ absl::Status PartReader::BlockCorrupt(int column, size_t block, const absl::Stat
                  absl::StrCat("block ", block, ": ", why.message()));
 }
 
+absl::Status PartReader::LoadInt64Block(int column, size_t block, BlockReadContext& ctx,
+                                        std::string_view* raw) const {
+  if (column >= 0 && static_cast<size_t>(column) < manifest_.columns.size() &&
+      manifest_.columns[column].type != ColumnType::kInt64) {
+    return absl::InvalidArgumentError(absl::StrCat("column ", manifest_.columns[column].name,
+                                                   " of part ", dir_.string(), " is not int64"));
+  }
+  return LoadBlock(column, block, ctx, raw);
+}
+
 absl::Status PartReader::ReadBlockRuns(int column, size_t block, BlockReadContext& ctx,
                                        std::vector<ValueRun>* out) const {
   std::string_view raw;
-  if (auto s = LoadBlock(column, block, ctx, &raw); !s.ok()) return s;
-  const ColumnMeta& meta = manifest_.columns[column];
+  if (auto s = LoadInt64Block(column, block, ctx, &raw); !s.ok()) return s;
   const BlockMeta& blk = manifest_.blocks[block];
-  if (meta.type != ColumnType::kInt64) {
-    return absl::InvalidArgumentError(
-        absl::StrCat("column ", meta.name, " of part ", dir_.string(), " is not int64"));
-  }
   if (auto s = DecodeValueRuns(raw, blk.columns[column].encoding, blk.rows, out); !s.ok()) {
     return BlockCorrupt(column, block, s);
   }
