@@ -402,6 +402,45 @@ TEST(StoreSelect, RepeatedShortReadsAreAnsweredFromTheBlockCache) {
   }
 }
 
+// A block read from the cache was verified when it entered it. Damage to its file after that
+// is found by the next read from the file: the repeated short read still answers from the
+// cache (rightly: those bytes passed their checksum), and a long read, which bypasses the
+// cache, finds the damage and quarantines the parts.
+TEST(StoreSelect, DamageAfterABlockWasCachedIsFoundByTheNextReadFromTheFile) {
+  LoadedCounters l;
+  ASSERT_NO_FATAL_FAILURE(LoadBoth(&l));
+  const size_t parts = l.store->Parts().size();
+  ASSERT_GE(parts, 3u);
+  query::promql::Engine engine;
+  const int64_t t = kT0 + 4'500'000;
+  auto want = engine.InstantQuery(l.mem, "m", t);
+  ASSERT_TRUE(want.ok());
+  ASSERT_FALSE(want->series.empty());
+  auto first = engine.InstantQuery(*l.source, "m", t);
+  ASSERT_TRUE(first.ok()) << first.status();
+  query::promql::ExpectSameResult(*first, *want, "m before the damage");
+
+  for (const auto& part : l.store->Parts()) {
+    const auto col = part.dir / "value.col";
+    std::string bytes = ::observex::testing::ReadFileBytes(col);
+    for (size_t at = 64; at < bytes.size(); at += 256)
+      bytes[at] = static_cast<char>(bytes[at] ^ 0x20);
+    ::observex::testing::WriteFileBytes(col, bytes);
+  }
+  auto again = engine.InstantQuery(*l.source, "m", t);
+  ASSERT_TRUE(again.ok()) << again.status();
+  query::promql::ExpectSameResult(*again, *want, "m from the cache after the damage");
+  EXPECT_TRUE(l.source->Warnings().empty());
+  EXPECT_EQ(l.store->Parts().size(), parts);
+
+  auto longer = engine.RangeQuery(*l.source, "m", kT0, kT0 + 3 * 3'600'000, 60'000);
+  ASSERT_TRUE(longer.ok()) << longer.status();
+  const auto warnings = l.source->Warnings();
+  ASSERT_FALSE(warnings.empty());
+  EXPECT_NE(warnings[0].find("quarantined"), std::string::npos) << warnings[0];
+  EXPECT_LT(l.store->Parts().size(), parts);
+}
+
 // rate/increase/delta evaluated on the storage's decoding threads give what the evaluator
 // computes itself from the in-memory source holding the same samples, to the bit, including
 // the sample budget's refusal.
