@@ -579,13 +579,18 @@ PromApiHandler::Result PromApiHandler::Query(Request& r) {
     return Result::Error(f.type, std::move(f.message));
   }
   query::promql::Engine engine(*opts);
-  auto result = engine.InstantQuery(*r.source, **expr, query, *time_ms);
+  return QueryAnswer(engine.InstantQuery(*r.source, **expr, query, *time_ms), *time_ms, *limit, r);
+}
+
+PromApiHandler::Result PromApiHandler::QueryAnswer(
+    const absl::StatusOr<query::promql::QueryResult>& result, int64_t first_ms, int64_t limit,
+    Request& r) {
   if (!result.ok()) {
     return Result::Error(prom::ErrorTypeFor(result.status()),
                          std::string(result.status().message()));
   }
   bool truncated = false;
-  Result out = Result::Data(EncodeQueryData(*result, *time_ms, *limit, &truncated));
+  Result out = Result::Data(EncodeQueryData(*result, first_ms, limit, &truncated));
   out.warnings = result->Warnings();
   for (auto& w : r.source->Warnings()) out.warnings.push_back(std::move(w));
   if (truncated) out.warnings.push_back(kTruncated);
@@ -636,18 +641,8 @@ PromApiHandler::Result PromApiHandler::QueryRange(Request& r) {
                      "\" for range query, must be Scalar or instant Vector")));
   }
   query::promql::Engine engine(*opts);
-  auto result = engine.RangeQuery(*r.source, **expr, query, *start, *end, *step);
-  if (!result.ok()) {
-    return Result::Error(prom::ErrorTypeFor(result.status()),
-                         std::string(result.status().message()));
-  }
-  bool truncated = false;
-  Result out = Result::Data(EncodeQueryData(*result, *start, *limit, &truncated));
-  out.warnings = result->Warnings();
-  for (auto& w : r.source->Warnings()) out.warnings.push_back(std::move(w));
-  if (truncated) out.warnings.push_back(kTruncated);
-  out.infos = result->Infos();
-  return out;
+  return QueryAnswer(engine.RangeQuery(*r.source, **expr, query, *start, *end, *step), *start,
+                     *limit, r);
 }
 
 PromApiHandler::Result PromApiHandler::QueryExemplars(Request& r) {

@@ -33,6 +33,7 @@
 #include <string>
 #include <string_view>
 
+#include "absl/status/statusor.h"
 #include "api/query_pool.h"
 #include "http/http_server.h"
 #include "query/promql/engine.h"
@@ -94,6 +95,10 @@ class PromApiHandler final : public http::Handler {
   Result Dispatch(const Route& route, Request& r);
   Result Query(Request& r);
   Result QueryRange(Request& r);
+  // The answer of /query and /query_range: the result (or its error) with the engine's and
+  // the source's warnings; `first_ms` is the first step's time.
+  static Result QueryAnswer(const absl::StatusOr<query::promql::QueryResult>& result,
+                            int64_t first_ms, int64_t limit, Request& r);
   Result QueryExemplars(Request& r);
   Result FormatQuery(Request& r);
   Result Series(Request& r);
