@@ -7,7 +7,6 @@
 #include <bit>
 #include <cmath>
 #include <cstring>
-#include <map>
 #include <memory>
 #include <mutex>
 #include <utility>
@@ -1138,9 +1137,9 @@ class IntRuns {
         if (prev_len != len) return Malformed("segmented", "copy of a run of another length");
         if (clip_mode_) {
           // A copy of a run left in its shared sequence reads the same slice.
-          auto prev = noted_.find(at - len);
-          if (prev != noted_.end() && prev->second.source != nullptr) {
-            Note(at, from, to, prev->second.source);
+          const NotedRun* prev = FindNote(at - len);
+          if (prev != nullptr && prev->source != nullptr) {
+            Note(at, from, to, prev->source);
             return absl::OkStatus();
           }
         }
@@ -1231,12 +1230,29 @@ class IntRuns {
   // Rows [at + from, at + to) of the run at `at` were asked for; with a source, row at + i
   // is source[i] and was not written to dst.
   struct NotedRun {
-    size_t from, to;
+    size_t at, from, to;
     const int64_t* source;
   };
+  // Runs are mostly decoded in row order; a run decoded for a later one that refers to it
+  // (possibly stepped over before) comes back: its note is replaced or inserted in order.
   void Note(size_t at, size_t from, size_t to, const int64_t* source) {
-    // A run decoded again in full (a later run refers to it) replaces its partial note.
-    noted_.insert_or_assign(at, NotedRun{from, to, source});
+    const NotedRun n{at, from, to, source};
+    if (noted_.empty() || noted_.back().at < at) {
+      noted_.push_back(n);
+      return;
+    }
+    auto it = std::lower_bound(noted_.begin(), noted_.end(), at,
+                               [](const NotedRun& r, size_t a) { return r.at < a; });
+    if (it != noted_.end() && it->at == at) {
+      *it = n;
+    } else {
+      noted_.insert(it, n);
+    }
+  }
+  NotedRun* FindNote(size_t at) {
+    auto it = std::lower_bound(noted_.begin(), noted_.end(), at,
+                               [](const NotedRun& n, size_t a) { return n.at < a; });
+    return it != noted_.end() && it->at == at ? &*it : nullptr;
   }
 
  public:
@@ -1245,12 +1261,13 @@ class IntRuns {
   void Clip(std::span<RowWindow> windows, int64_t mint, int64_t maxt) {
     for (RowWindow& w : windows) {
       size_t first = SIZE_MAX, last = 0;
-      // Runs starting before the window may reach into it.
-      auto it = noted_.upper_bound(w.begin);
+      // The run starting before the window may reach into it.
+      auto it = std::upper_bound(noted_.begin(), noted_.end(), w.begin,
+                                 [](size_t b, const NotedRun& n) { return b < n.at; });
       if (it != noted_.begin()) --it;
-      for (; it != noted_.end() && it->first < w.end; ++it) {
-        const size_t at = it->first;
-        const NotedRun& n = it->second;
+      for (; it != noted_.end() && it->at < w.end; ++it) {
+        const size_t at = it->at;
+        const NotedRun& n = *it;
         const size_t a = std::max(at + n.from, w.begin), z = std::min(at + n.to, w.end);
         if (a >= z) continue;
         const int64_t* v = n.source != nullptr ? n.source : dst_ + at;  // the run's rows
@@ -1270,7 +1287,7 @@ class IntRuns {
   const size_t rows_;
   const std::span<const SharedSequence> sequences_;
   bool clip_mode_ = false;
-  std::map<size_t, NotedRun> noted_;  // by the run's first row
+  std::vector<NotedRun> noted_;  // sorted by the run's first row
   // The shared sequence decoded last: runs of one block mostly refer to the same one.
   std::vector<int64_t> shared_;
   uint64_t shared_entry_ = UINT64_MAX;
