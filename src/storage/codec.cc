@@ -1294,15 +1294,33 @@ class IntRuns {
   std::unique_ptr<uint64_t[]> skips_, jitter_;  // allocated for the first grid run
 };
 
+// With `clip`, the windows (each one series' rows) are narrowed to their rows with times in
+// [mint, maxt] and only those are certain to be decoded (DecodeTimeWindows).
+struct TimeClip {
+  int64_t mint, maxt;
+  std::span<RowWindow> windows;
+};
+
 absl::Status DecodeSegmentedInt(const char** p, const char* end, size_t rows,
                                 std::vector<int64_t>* out,
                                 std::span<const SharedSequence> sequences,
-                                std::span<const RowWindow> windows, bool* stopped_early) {
+                                std::span<const RowWindow> windows, bool* stopped_early,
+                                const TimeClip* clip = nullptr) {
   std::vector<uint32_t> runs;
   if (auto s = ReadRunHeader(p, end, rows, &runs); !s.ok()) return s;
   if (out->size() != rows) out->resize(rows);
   IntRuns d(out->data(), rows, sequences);
-  return DecodeRuns(p, end, runs, windows, d, stopped_early);
+  if (clip != nullptr) d.SetClipMode();
+  if (auto s = DecodeRuns(p, end, runs, windows, d, stopped_early); !s.ok()) return s;
+  if (clip != nullptr) d.Clip(clip->windows, clip->mint, clip->maxt);
+  return absl::OkStatus();
+}
+
+// DataLoss when bytes are left after a block's last value and it was read to its end.
+absl::Status CheckBlockEnd(Encoding encoding, const char* p, const char* end, bool stopped_early) {
+  if (p == end || stopped_early) return absl::OkStatus();
+  return absl::DataLossError(absl::StrCat("malformed ", std::string(EncodingName(encoding)),
+                                          " block: ", end - p, " bytes after the last value"));
 }
 
 absl::Status DecodeSegmentedInt(const char** p, const char* end, size_t rows,
@@ -1332,22 +1350,16 @@ absl::Status DecodeTimeWindows(std::string_view in, Encoding encoding, size_t ro
     return absl::OkStatus();
   }
   if (TypeOf(*out) != ColumnType::kInt64) *out = MakeColumn(ColumnType::kInt64);
-  auto* v = &std::get<0>(*out);
   const char* p = in.data();
   const char* end = in.data() + in.size();
-  std::vector<uint32_t> runs;
-  if (auto s = ReadRunHeader(&p, end, rows, &runs); !s.ok()) return s;
-  if (v->size() != rows) v->resize(rows);
-  IntRuns d(v->data(), rows, sequences);
-  d.SetClipMode();
   bool stopped_early = false;
-  if (auto s = DecodeRuns(&p, end, runs, windows, d, &stopped_early); !s.ok()) return s;
-  if (p != end && !stopped_early) {
-    return absl::DataLossError(
-        absl::StrCat("malformed segmented block: ", end - p, " bytes after the last value"));
+  const TimeClip clip{mint, maxt, windows};
+  if (auto s = DecodeSegmentedInt(&p, end, rows, &std::get<0>(*out), sequences, windows,
+                                  &stopped_early, &clip);
+      !s.ok()) {
+    return s;
   }
-  d.Clip(windows, mint, maxt);
-  return absl::OkStatus();
+  return CheckBlockEnd(encoding, p, end, stopped_early);
 }
 
 namespace {
@@ -1863,11 +1875,7 @@ absl::Status DecodeColumn(std::string_view in, ColumnType type, Encoding encodin
     }
   }
   if (!s.ok()) return s;
-  if (p != end && !stopped_early) {
-    return absl::DataLossError(absl::StrCat("malformed ", std::string(EncodingName(encoding)),
-                                            " block: ", end - p, " bytes after the last value"));
-  }
-  return absl::OkStatus();
+  return CheckBlockEnd(encoding, p, end, stopped_early);
 }
 
 // ---------------------------------------------------------------------------------------
