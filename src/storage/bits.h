@@ -27,6 +27,11 @@ inline void PutFixed64(std::string* out, uint64_t v) {
   std::memcpy(b, &v, 8);
   out->append(b, 8);
 }
+inline uint16_t LoadFixed16(const char* p) {
+  uint16_t v;
+  std::memcpy(&v, p, 2);
+  return v;
+}
 inline uint32_t LoadFixed32(const char* p) {
   uint32_t v;
   std::memcpy(&v, p, 4);

@@ -26,7 +26,9 @@ namespace observex::storage {
 //    segmented time runs refer to.
 // 5: segmented float runs of XOR bits carry their byte length (run kind 6), so a reader can
 //    step over them. Version 4 parts differ only in lacking it and are still read.
-inline constexpr uint32_t kPartFormatVersion = 5;
+// 6: segmented float runs of decimal mantissas may be entropy-coded (run kinds 7 and 8).
+//    Versions 4 and 5 differ only in lacking them and are still read.
+inline constexpr uint32_t kPartFormatVersion = 6;
 inline constexpr uint32_t kOldestReadablePartFormatVersion = 4;
 inline constexpr char kManifestFileName[] = "MANIFEST";
 // Largest manifest a reader accepts, so a corrupt size can never make it allocate more.

@@ -18,6 +18,7 @@
 // gives them back bit-exactly (floats by bit pattern), and so does a fresh round trip; an
 // accepted manifest re-encodes to one that decodes to the same value.
 #include <algorithm>
+#include <bit>
 #include <cstdint>
 #include <cstdlib>
 #include <cstring>
@@ -284,8 +285,12 @@ Column ReadValues(Input& in, ColumnType type) {
             v.push_back(d);
             break;
           }
-          default:
-            v.push_back(v.empty() ? 0.0 : v.back() + static_cast<double>(tag >> 2));
+          default: {
+            // A counter: increments from the tag, or bell-shaped ones (the bits set in four
+            // bytes), which the writer entropy-codes.
+            const double step = (tag & 4) != 0 ? std::popcount(in.Bytes(4)) : (tag >> 3);
+            v.push_back(v.empty() ? 0.0 : v.back() + step);
+          }
         }
       }
       break;

@@ -7,6 +7,7 @@
 #include <cmath>
 #include <cstdint>
 #include <limits>
+#include <numbers>
 #include <random>
 #include <string>
 #include <type_traits>
@@ -315,12 +316,21 @@ struct SegmentedBlock {
   std::vector<uint32_t> runs;
 };
 
+// A bell-shaped count around 126 (a sum of four uniform draws), as counters' increments and
+// gauges' steps are: what the entropy-coded runs are for.
+int64_t Bell(std::mt19937_64& rng) {
+  int64_t sum = 0;
+  for (int i = 0; i < 4; ++i) sum += static_cast<int64_t>(rng() % 64);
+  return sum;
+}
+
 // `targets` scrape targets of `per_target` series each, scraped every 15 s for `steps` steps.
 // The series of a target share their timestamps (10 % of scrapes 1-2 ms off the grid, about
 // 1 % missed); the last series of a target has a single sample. Values cycle through the kinds
-// the samples table meets: counters, cumulative histogram buckets, full-precision sums and
-// ratios, two-decimal gauges, constants, stale markers and NaN payloads, signed zeros, huge
-// and tiny magnitudes with denormals, and integers too large for the decimal encoding.
+// the samples table meets: counters and cumulative histogram buckets (most with bell-shaped
+// increments), full-precision sums and ratios, two-decimal gauges, constants, stale markers
+// and NaN payloads, signed zeros, huge and tiny magnitudes with denormals, and integers too
+// large for the decimal encoding.
 SegmentedBlock ScrapedSeries(std::mt19937_64& rng, int targets, int per_target,
                              size_t steps = 200) {
   SegmentedBlock b;
@@ -341,11 +351,12 @@ SegmentedBlock ScrapedSeries(std::mt19937_64& rng, int targets, int per_target,
       double x = static_cast<double>(rng() % 1000);
       for (size_t i = 0; i < n; ++i) {
         switch (s % 10) {
-          case 0:  // counter
-            v[i] = x += static_cast<double>(rng() % 40);
+          case 0:  // counter: even increments, or bell-shaped ones (entropy-coded)
+            v[i] = x += static_cast<double>(s % 20 == 0 ? rng() % 40 : Bell(rng));
             break;
           case 1:  // the next bucket of a cumulative histogram
-            v[i] = (previous.size() == n ? previous[i] : 0) + static_cast<double>(rng() % 3);
+            v[i] = (previous.size() == n ? previous[i] : 0) +
+                   static_cast<double>(s % 20 == 1 ? rng() % 3 : Bell(rng));
             break;
           case 2:  // a full-precision sum
             v[i] = x += unit(rng) * 0.37;
@@ -530,6 +541,89 @@ TEST(SegmentedCodec, ConstantsAndHistogramBucketsCostLittle) {
   for (int i = 0; i < 1000; ++i) both.push_back(low[i] + static_cast<double>(extra += rng() % 2));
   const size_t alone = SegmentedSize(Col(low), {1000});
   EXPECT_LT(SegmentedSize(Col(both), {1000, 1000}) - alone, alone / 4);
+}
+
+// The kinds of the runs of a segmented float64 block whose runs are all entropy-coded (kinds
+// 7 and 8), read from its bytes.
+std::vector<int> EntropyCodedRunKinds(const std::string& buf) {
+  const char* p = buf.data();
+  const char* end = p + buf.size();
+  uint64_t n, runs, v;
+  bits::GetVarint(&p, end, &n);
+  bits::GetVarint(&p, end, &runs);
+  for (uint64_t i = 0; i < runs; ++i) bits::GetVarint(&p, end, &v);
+  std::vector<int> kinds;
+  while (p < end) {
+    kinds.push_back(static_cast<uint8_t>(*p));
+    if (kinds.back() != 7 && kinds.back() != 8) break;
+    p += 2;  // kind, exponent
+    bits::GetVarint(&p, end, &v);
+    p += v;
+  }
+  return kinds;
+}
+
+TEST(SegmentedCodec, BellShapedStepsAreEntropyCodedNearTheirEntropy) {
+  std::mt19937_64 rng(31);
+  constexpr size_t kN = 1440;  // 6 h of 15 s scrapes
+  constexpr double kLambda = 300;
+  // A CPU-seconds counter: Poisson-many 1/100 s ticks a scrape.
+  std::poisson_distribution<int64_t> ticks(kLambda);
+  std::vector<int64_t> total(kN);
+  int64_t t = 123456789;
+  for (auto& x : total) x = t += ticks(rng);
+  std::vector<double> counter(kN);
+  for (size_t i = 0; i < kN; ++i) counter[i] = static_cast<double>(total[i]) / 100;
+  std::vector<double> back;
+  std::string buf = SegmentedRoundTrip(counter, {kN}, &back);
+  ASSERT_EQ(Bits(back), Bits(counter));
+  EXPECT_EQ(EntropyCodedRunKinds(buf), (std::vector<int>{7}));
+  // Poisson(300) carries 0.5 log2(2 pi e 300) = 6.16 bits a value; frames of reference of 64
+  // values spend about 7.4 on it.
+  const double entropy = 0.5 * std::log2(2 * std::numbers::pi * std::numbers::e * kLambda);
+  EXPECT_LT(static_cast<double>(buf.size()) * 8 / kN, entropy + 0.4) << buf.size() << " bytes";
+
+  // A restart (the counter falls to zero) and a one-scrape glitch are escapes; the run stays
+  // entropy-coded and exact.
+  std::vector<double> odd = counter;
+  for (size_t i = 700; i < kN; ++i) odd[i] = static_cast<double>(total[i] - total[699]) / 100;
+  odd[1000] = static_cast<double>(total[1000] + 100'000'000'000) / 100;
+  buf = SegmentedRoundTrip(odd, {kN}, &back);
+  ASSERT_EQ(Bits(back), Bits(odd));
+  EXPECT_EQ(EntropyCodedRunKinds(buf), (std::vector<int>{7}));
+  EXPECT_LT(static_cast<double>(buf.size()) * 8 / kN, entropy + 0.6) << buf.size() << " bytes";
+
+  // A cumulative bucket above another: coded against it (kind 8), also when the first run is
+  // itself entropy-coded.
+  std::vector<double> buckets = counter;
+  int64_t above = 0;
+  for (size_t i = 0; i < kN; ++i) {
+    buckets.push_back(static_cast<double>(total[i] + (above += ticks(rng))) / 100);
+  }
+  buf = SegmentedRoundTrip(buckets, {kN, kN}, &back);
+  ASSERT_EQ(Bits(back), Bits(buckets));
+  EXPECT_EQ(EntropyCodedRunKinds(buf), (std::vector<int>{7, 8}));
+
+  // Windows inside the runs: the last rows of each, and a stretch across the two.
+  for (const RowWindow w : {RowWindow{kN - 5, kN}, RowWindow{2 * kN - 3, 2 * kN},
+                            RowWindow{kN - 100, kN + 100}, RowWindow{0, 1}}) {
+    Column out;
+    auto st =
+        DecodeColumn(buf, ColumnType::kFloat64, Encoding::kSegmented, 2 * kN, &out, {}, One(w));
+    ASSERT_TRUE(st.ok()) << st;
+    for (size_t i = w.begin; i < w.end; ++i) {
+      ASSERT_EQ(std::bit_cast<uint64_t>(std::get<1>(out)[i]), std::bit_cast<uint64_t>(buckets[i]))
+          << "row " << i << " of window [" << w.begin << ", " << w.end << ")";
+    }
+  }
+
+  // Evenly spread increments gain too little from it: they stay in frames of reference.
+  std::vector<double> even(kN);
+  double x = 0;
+  for (auto& v : even) v = x += static_cast<double>(rng() % 64);
+  buf = SegmentedRoundTrip(even, {kN}, &back);
+  ASSERT_EQ(Bits(back), Bits(even));
+  EXPECT_EQ(EntropyCodedRunKinds(buf), (std::vector<int>{2}));
 }
 
 TEST(SegmentedCodec, RunsReferToSharedSequences) {
@@ -963,11 +1057,48 @@ class Bytes {
     bits::PutFixed64(&s_, std::bit_cast<uint64_t>(d));
     return *this;
   }
+  Bytes& F32(uint32_t v) {
+    bits::PutFixed32(&s_, v);
+    return *this;
+  }
+  Bytes& S(const std::string& bytes) {
+    s_ += bytes;
+    return *this;
+  }
   const std::string& str() const { return s_; }
 
  private:
   std::string s_;
 };
+
+// The body of an entropy-coded stream (after its byte count) of two residuals of order 0 in
+// one group: centre 5, shift 0, symbols for q = 0 (and the escape) with the given frequencies,
+// escapes, then four rANS states and three word counts (the rest is state 3's words). With
+// every state at 2^16 and q = 0 taking the whole scale, it decodes to 5, 5.
+struct AnsBody {
+  int shift = 0;
+  uint64_t symbols = 1;
+  std::vector<uint64_t> freqs = {1024, 0};
+  std::string escapes;
+  uint32_t state0 = 1u << 16;
+  uint64_t words0 = 0;
+  std::string words;
+  std::string str() const {
+    Bytes b;
+    b.B({0}).V(bits::ZigZag(5)).B({shift}).V(0).V(symbols);
+    for (uint64_t f : freqs) b.V(f);
+    b.V(escapes.size()).S(escapes).F32(state0).F32(1u << 16).F32(1u << 16).F32(1u << 16);
+    b.V(words0).V(0).V(0).S(words);
+    return b.str();
+  }
+};
+
+// A float64 block of two rows in one kind-7 run holding `body`, whose byte count is off by
+// `extra`.
+std::string AnsBlock(const AnsBody& body, int extra = 0) {
+  const std::string b = body.str();
+  return Bytes().V(2).V(1).V(2).B({7, 0}).V(b.size() + extra).S(b).str();
+}
 
 TEST(SegmentedCodec, MalformedBlocksAreDataLoss) {
   constexpr auto kF = ColumnType::kFloat64;
@@ -1007,6 +1138,17 @@ TEST(SegmentedCodec, MalformedBlocksAreDataLoss) {
       {"truncated dense values", kI, 3, Bytes().V(3).V(1).V(3).B({2, 0, 2, 0x80 | 9, 1}).str()},
       {"dense width 65", kI, 3, Bytes().V(3).V(1).V(3).B({2, 0, 2, 0x80 | 65, 0}).str()},
       {"delta order 3", kI, 4, Bytes().V(4).V(1).V(4).B({1, 3, 0}).str()},
+      {"entropy-coded run past its block", kF, 2, AnsBlock({}, 1)},
+      {"no symbols", kF, 2, AnsBlock({.symbols = 0, .freqs = {1024}})},
+      {"256 symbols", kF, 2, AnsBlock({.symbols = 256})},
+      {"frequencies short of the scale", kF, 2, AnsBlock({.freqs = {1023, 0}})},
+      {"frequencies past the scale", kF, 2, AnsBlock({.freqs = {1024, 1}})},
+      {"shift 64", kF, 2, AnsBlock({.shift = 64})},
+      {"state below its range", kF, 2, AnsBlock({.state0 = 0xffff})},
+      {"escape without its value", kF, 2, AnsBlock({.freqs = {0, 1024}})},
+      {"escape left over", kF, 2, AnsBlock({.escapes = std::string(1, '\0')})},
+      {"word left over", kF, 2, AnsBlock({.words0 = 1, .words = std::string(2, '\0')})},
+      {"word counts past the stream", kF, 2, AnsBlock({.words0 = 1})},
   };
   for (const auto& c : cases) {
     Column out;
@@ -1016,6 +1158,13 @@ TEST(SegmentedCodec, MalformedBlocksAreDataLoss) {
   }
   // The well-formed neighbours of the cases above decode.
   Column out;
+  EXPECT_TRUE(DecodeColumn(AnsBlock({}), kF, Encoding::kSegmented, 2, &out).ok());
+  EXPECT_EQ(std::get<1>(out), (std::vector<double>{5, 5}));
+  // Both values escaped: the centre 5 plus -1 and plus 7.
+  EXPECT_TRUE(DecodeColumn(AnsBlock({.freqs = {0, 1024}, .escapes = Bytes().V(1).V(14).str()}), kF,
+                           Encoding::kSegmented, 2, &out)
+                  .ok());
+  EXPECT_EQ(std::get<1>(out), (std::vector<double>{4, 12}));
   EXPECT_TRUE(DecodeColumn(Bytes().V(2).V(2).V(1).V(1).B(kDecimalZero).B({3, 0, 0, 0, 0}).str(), kF,
                            Encoding::kSegmented, 2, &out)
                   .ok());

@@ -662,12 +662,12 @@ TEST(Manifest, RejectsOtherFormatVersionsByName) {
   auto d = DecodeManifest(with_version(3));
   ASSERT_EQ(d.status().code(), absl::StatusCode::kDataLoss);
   EXPECT_NE(d.status().message().find("format version 3"), std::string_view::npos) << d.status();
-  EXPECT_NE(d.status().message().find("reads versions 4 to 5"), std::string_view::npos)
+  EXPECT_NE(d.status().message().find("reads versions 4 to 6"), std::string_view::npos)
       << d.status();
   // A newer version than this build writes is refused the same way.
-  auto newer = DecodeManifest(with_version(6));
+  auto newer = DecodeManifest(with_version(7));
   ASSERT_EQ(newer.status().code(), absl::StatusCode::kDataLoss);
-  EXPECT_NE(newer.status().message().find("format version 6"), std::string_view::npos)
+  EXPECT_NE(newer.status().message().find("format version 7"), std::string_view::npos)
       << newer.status();
   // Stored uncompressed, the same manifest reads back; compressed, it is smaller.
   const std::string good = EncodeManifest(*m);
