@@ -134,77 +134,78 @@ absl::Status Decoder::Start(const char* p, const char* end) {
 
 namespace {
 
-// One decoding step of state x; reads the next word of its stream at *p when x falls below
-// kLow. In the fast path the caller has made sure the word is there.
-template <bool kChecked>
-inline uint32_t Step(const uint32_t* slots, uint32_t* x, const char** p, const char* end,
-                     bool* overrun) {
+// One decoding step of state x, reading the next word at *p when x falls below kLow (the
+// caller has made sure a word is there to read, real or a zero past the lane's end).
+// Arithmetic instead of a branch: whether a word is read is as good as random.
+inline uint32_t Step(const uint32_t* slots, uint32_t* x, const char** p) {
   const uint32_t e = slots[*x & (kScale - 1)];
   *x = ((e >> 8) & 0x7ff) * (*x >> kScaleBits) + (e >> 19);
-  if constexpr (kChecked) {
-    if (*x < kLow) {
-      uint32_t word = 0;
-      if (end - *p >= 2) {
-        word = bits::LoadFixed16(*p);
-        *p += 2;
-      } else {
-        *overrun = true;
-      }
-      *x = (*x << 16) | word;
-    }
-  } else {
-    // Arithmetic instead of a branch: whether a word is read is as good as random.
-    const uint32_t read = *x < kLow ? 1 : 0;
-    const uint32_t word = bits::LoadFixed16(*p);
-    *x = (*x << (read << 4)) | (word & (0u - read));
-    *p += read << 1;
-  }
+  const uint32_t read = *x < kLow ? 1 : 0;
+  const uint32_t word = bits::LoadFixed16(*p);
+  *x = (*x << (read << 4)) | (word & (0u - read));
+  *p += read << 1;
   return e & 0xff;
 }
 
 }  // namespace
 
 void Decoder::Decode(uint8_t* out, size_t n) {
-  // Rotated so that lane 0 is the state (and words) of the next symbol.
-  uint32_t x[kStates];
-  const char* p[kStates];
-  const char* end[kStates];
-  for (size_t k = 0; k < kStates; ++k) {
-    const size_t from = (next_ + k) % kStates;
-    x[k] = state_[from];
-    p[k] = p_[from];
-    end[k] = end_[from];
-  }
-  size_t i = 0;
-  // Each step reads at most one word of its own lane: while every lane has one left, no read
-  // needs a check, and the lanes' steps do not wait on each other. Written out lane by lane so
-  // that the states and positions stay in registers.
   static_assert(kStates == 4);
-  {
+  // Symbols per round of unchecked steps: each reads at most one word of its lane, so a round
+  // reads at most kChunk / kStates words of each.
+  constexpr size_t kChunk = 256;
+  constexpr size_t kMaxLaneBytes = 2 * (kChunk / kStates);
+  for (size_t done = 0; done < n;) {
+    const size_t count = std::min(n - done, kChunk);
+    const size_t rounds = (count + kStates - 1) / kStates;
+    // Lane k (rotated so that lane 0 holds the next symbol) reads from its own words, or,
+    // when fewer than a round could need are left, from a copy of them followed by zeros:
+    // then no read needs a check, whether a lane's words run out or not.
+    alignas(16) char spare[kStates][kMaxLaneBytes];
+    uint32_t x[kStates];
+    const char* at[kStates];
+    const char* from[kStates];
+    size_t left[kStates];
+    for (size_t k = 0; k < kStates; ++k) {
+      const size_t lane = (next_ + k) % kStates;
+      x[k] = state_[lane];
+      left[k] = static_cast<size_t>(end_[lane] - p_[lane]);
+      if (left[k] >= 2 * rounds) {
+        at[k] = p_[lane];
+      } else {
+        std::memcpy(spare[k], p_[lane], left[k]);
+        std::memset(spare[k] + left[k], 0, kMaxLaneBytes - left[k]);
+        at[k] = spare[k];
+      }
+      from[k] = at[k];
+    }
     uint32_t x0 = x[0], x1 = x[1], x2 = x[2], x3 = x[3];
-    const char *p0 = p[0], *p1 = p[1], *p2 = p[2], *p3 = p[3];
-    while (i + kStates <= n && end[0] - p0 >= 2 && end[1] - p1 >= 2 && end[2] - p2 >= 2 &&
-           end[3] - p3 >= 2) {
-      out[i] = static_cast<uint8_t>(Step<false>(slot_, &x0, &p0, nullptr, nullptr));
-      out[i + 1] = static_cast<uint8_t>(Step<false>(slot_, &x1, &p1, nullptr, nullptr));
-      out[i + 2] = static_cast<uint8_t>(Step<false>(slot_, &x2, &p2, nullptr, nullptr));
-      out[i + 3] = static_cast<uint8_t>(Step<false>(slot_, &x3, &p3, nullptr, nullptr));
-      i += kStates;
+    const char *p0 = at[0], *p1 = at[1], *p2 = at[2], *p3 = at[3];
+    uint8_t* o = out + done;
+    size_t i = 0;
+    for (; i + kStates <= count; i += kStates) {
+      o[i] = static_cast<uint8_t>(Step(slot_, &x0, &p0));
+      o[i + 1] = static_cast<uint8_t>(Step(slot_, &x1, &p1));
+      o[i + 2] = static_cast<uint8_t>(Step(slot_, &x2, &p2));
+      o[i + 3] = static_cast<uint8_t>(Step(slot_, &x3, &p3));
     }
     x[0] = x0, x[1] = x1, x[2] = x2, x[3] = x3;
-    p[0] = p0, p[1] = p1, p[2] = p2, p[3] = p3;
+    at[0] = p0, at[1] = p1, at[2] = p2, at[3] = p3;
+    for (size_t k = 0; i < count; ++i, ++k) o[i] = static_cast<uint8_t>(Step(slot_, &x[k], &at[k]));
+    for (size_t k = 0; k < kStates; ++k) {
+      const size_t lane = (next_ + k) % kStates;
+      const size_t read = static_cast<size_t>(at[k] - from[k]);
+      state_[lane] = x[k];
+      if (read > left[k]) {
+        overrun_ = true;
+        p_[lane] = end_[lane];
+      } else {
+        p_[lane] += read;
+      }
+    }
+    next_ += count;
+    done += count;
   }
-  size_t lane = 0;
-  for (; i < n; ++i) {
-    out[i] = static_cast<uint8_t>(Step<true>(slot_, &x[lane], &p[lane], end[lane], &overrun_));
-    lane = (lane + 1) % kStates;
-  }
-  for (size_t k = 0; k < kStates; ++k) {
-    const size_t to = (next_ + k) % kStates;
-    state_[to] = x[k];
-    p_[to] = p[k];
-  }
-  next_ += n;
 }
 
 absl::Status Decoder::Finish() const {
