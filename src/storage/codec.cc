@@ -557,8 +557,8 @@ inline void IntegrateResiduals(const uint64_t* offsets, size_t k, uint64_t base,
   }
 }
 
-// n >= 1.
-void EncodeFor(const int64_t* v, size_t n, std::string* out) {
+// n >= 1. Returns the order it chose.
+int EncodeFor(const int64_t* v, size_t n, std::string* out) {
   const int order = ForOrder(v, n);
   PutOrderAndSeeds(v, order, out);
   int64_t r[kForGroup];
@@ -580,6 +580,7 @@ void EncodeFor(const int64_t* v, size_t n, std::string* out) {
     out->push_back(static_cast<char>(width));
     bits::PackBits(tmp, k, width, out);
   }
+  return order;
 }
 
 // Decodes a frame-of-reference stream of n >= 1 values into dst, calling done(from, count)
@@ -787,12 +788,17 @@ void EncodeAns(const int64_t* v, size_t n, int order, AnsScratch* s, std::string
   out->append(body);
 }
 
-// The end of an entropy-coded stream's body, whose `varint bytes` is at *p (then after it).
-absl::Status ReadAnsSize(const char** p, const char* end, const char** body_end) {
+// The end of a run body that starts with its `varint bytes` at *p (*p is left after it): XOR
+// runs and entropy-coded streams. `what` names the run in errors.
+absl::Status ReadRunSize(const char** p, const char* end, std::string_view what,
+                         const char** body_end) {
   uint64_t bytes;
-  if (!GetVarint(p, end, &bytes)) return Malformed("segmented", "truncated entropy-coded size");
+  if (!GetVarint(p, end, &bytes)) {
+    return Malformed("segmented", absl::StrCat("truncated ", std::string(what), " length"));
+  }
   if (bytes > static_cast<uint64_t>(end - *p)) {
-    return Malformed("segmented", "entropy-coded run longer than its block");
+    return Malformed("segmented",
+                     absl::StrCat(std::string(what), " of ", bytes, " bytes past the block"));
   }
   *body_end = *p + bytes;
   return absl::OkStatus();
@@ -804,7 +810,7 @@ template <typename Done>
 absl::Status DecodeAns(const char** pp, const char* end, size_t n, int64_t* dst, Done&& done,
                        size_t limit = SIZE_MAX) {
   const char* body_end = nullptr;
-  if (auto s = ReadAnsSize(pp, end, &body_end); !s.ok()) return s;
+  if (auto s = ReadRunSize(pp, end, "entropy-coded run", &body_end); !s.ok()) return s;
   const char* p = *pp;
   end = body_end;
   *pp = body_end;
@@ -889,7 +895,7 @@ absl::Status DecodeAns(const char** pp, const char* end, size_t n, int64_t* dst,
 
 absl::Status SkipAns(const char** p, const char* end) {
   const char* body_end = nullptr;
-  if (auto s = ReadAnsSize(p, end, &body_end); !s.ok()) return s;
+  if (auto s = ReadRunSize(p, end, "entropy-coded run", &body_end); !s.ok()) return s;
   *p = body_end;
   return absl::OkStatus();
 }
@@ -1196,9 +1202,9 @@ void EncodeSegmentedFloat(const double* v, const std::vector<uint32_t>& runs, st
     if (e >= 0) {
       s.a.push_back(static_cast<char>(kFloatDecimal));
       s.a.push_back(static_cast<char>(e));
-      EncodeFor(s.mantissas.data(), len, &s.a);
+      int order = EncodeFor(s.mantissas.data(), len, &s.a);
       decimal = true;
-      const int64_t* coded = s.mantissas.data();  // what the kept FOR stream holds
+      const int64_t* coded = s.mantissas.data();  // what the kept FOR stream holds, and its order
       if (prev_decimal && prev_len == len) {
         s.ints.resize(len);
         for (uint32_t i = 0; i < len; ++i) {
@@ -1208,17 +1214,18 @@ void EncodeSegmentedFloat(const double* v, const std::vector<uint32_t>& runs, st
         s.b.clear();
         s.b.push_back(static_cast<char>(kFloatDecimalVsPrev));
         s.b.push_back(static_cast<char>(e));
-        EncodeFor(s.ints.data(), len, &s.b);
+        const int vs_prev_order = EncodeFor(s.ints.data(), len, &s.b);
         if (s.b.size() < s.a.size()) {
           s.a.swap(s.b);
           coded = s.ints.data();
+          order = vs_prev_order;
         }
       }
       s.b.clear();
       s.b.push_back(
           static_cast<char>(s.a[0] == kFloatDecimal ? kFloatDecimalAns : kFloatDecimalVsPrevAns));
       s.b.push_back(static_cast<char>(e));
-      EncodeAns(coded, len, ForOrder(coded, len), &s.ans, &s.b);
+      EncodeAns(coded, len, order, &s.ans, &s.b);
       if (s.b.size() + s.b.size() / kAnsMinSavingDivisor < s.a.size()) s.a.swap(s.b);
     }
     if (e < 0 || s.a.size() > kFullPrecisionTrialBytesPerValue * len) {
@@ -1753,7 +1760,7 @@ class FloatRuns {
         return DecodeGorillaBody(p, end, len, r);
       case kFloatXorSized: {
         const char* body_end = nullptr;
-        if (auto s = ReadXorSize(p, end, &body_end); !s.ok()) return s;
+        if (auto s = ReadRunSize(p, end, "XOR run", &body_end); !s.ok()) return s;
         if (auto s = DecodeXorSegments(*p, body_end, len, from, to, r); !s.ok()) return s;
         *p = body_end;
         return absl::OkStatus();
@@ -1792,7 +1799,7 @@ class FloatRuns {
         return DecodeGorillaBody(p, end, len, dst_ + at);
       case kFloatXorSized: {
         const char* body_end = nullptr;
-        if (auto s = ReadXorSize(p, end, &body_end); !s.ok()) return s;
+        if (auto s = ReadRunSize(p, end, "XOR run", &body_end); !s.ok()) return s;
         *p = body_end;
         return absl::OkStatus();
       }
@@ -1838,16 +1845,6 @@ class FloatRuns {
         return Malformed("segmented", "bytes after an XOR segment");
       }
     }
-    return absl::OkStatus();
-  }
-
-  static absl::Status ReadXorSize(const char** p, const char* end, const char** body_end) {
-    uint64_t bytes;
-    if (!GetVarint(p, end, &bytes)) return Malformed("segmented", "truncated XOR run length");
-    if (bytes > static_cast<uint64_t>(end - *p)) {
-      return Malformed("segmented", absl::StrCat("XOR run of ", bytes, " bytes past the block"));
-    }
-    *body_end = *p + bytes;
     return absl::OkStatus();
   }
 
